@@ -1,0 +1,31 @@
+"""genlab: fit generative models to your own data and put them to work."""
+
+from genlab._version import __version__
+from genlab.api import fit, report
+from genlab.errors import (
+    DataError,
+    GenlabError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+    UnsupportedOperation,
+)
+from genlab.models import Gaussian, GaussianCopula, GaussianMixture, Model, families, load
+
+__all__ = [
+    "DataError",
+    "Gaussian",
+    "GaussianCopula",
+    "GaussianMixture",
+    "GenlabError",
+    "Model",
+    "ModelFileError",
+    "NotFittedError",
+    "ParameterError",
+    "UnsupportedOperation",
+    "__version__",
+    "families",
+    "fit",
+    "load",
+    "report",
+]

@@ -1,0 +1,83 @@
+"""Read and write tables (CSV, Parquet, DataFrames) with one-line errors on bad input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from genlab._atomic import atomic_path
+from genlab.errors import DataError
+
+__all__ = ["TABLE_SUFFIXES", "TableSource", "read_table", "write_table"]
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+TableSource = str | os.PathLike[str] | pd.DataFrame
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(
+            f"unsupported file extension {path.suffix or '(none)'!r} for {str(path)!r}; "
+            f"use one of {', '.join(TABLE_SUFFIXES)}"
+        )
+    return suffix
+
+
+def read_table(source: TableSource) -> pd.DataFrame:
+    """Read a CSV or Parquet file (by extension), or pass a DataFrame through (copied).
+
+    Raises DataError with a one-line message for a missing file, an unsupported extension,
+    an empty file, a header without rows and bytes that are not UTF-8.
+    """
+    if isinstance(source, pd.DataFrame):
+        df = source.copy()
+        where = "the DataFrame"
+    else:
+        path = Path(source)
+        suffix = _suffix(path)
+        if not path.exists():
+            raise DataError(f"file not found: {str(path)!r}; check the path")
+        if path.is_dir():
+            raise DataError(f"{str(path)!r} is a folder; give a {suffix} file")
+        if path.stat().st_size == 0:
+            raise DataError(f"file {str(path)!r} is empty; give a table with a header and rows")
+        where = repr(str(path))
+        try:
+            if suffix == ".csv":
+                df = pd.read_csv(path, encoding="utf-8", skipinitialspace=True)
+            else:
+                df = pd.read_parquet(path)
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"file {where} is not UTF-8 text (byte {err.start}: {err.reason}); "
+                "re-save it as UTF-8"
+            ) from err
+        except pd.errors.EmptyDataError as err:
+            raise DataError(f"file {where} has no columns; give a table with a header") from err
+        except (pd.errors.ParserError, OSError, ValueError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise DataError(f"cannot read {where}: {first}") from err
+    if df.shape[1] == 0:
+        raise DataError(f"{where} has no columns; give a table with a header")
+    if len(df) == 0:
+        raise DataError(f"{where} has a header but no rows; give at least 2 rows")
+    df.columns = [str(c) for c in df.columns]
+    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dupes:
+        raise DataError(f"{where} has duplicate column names {dupes}; rename them")
+    return df
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write `df` to CSV or Parquet by the extension of `path`, atomically; return the path."""
+    target = Path(path)
+    suffix = _suffix(target)
+    with atomic_path(target) as tmp:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+    return target

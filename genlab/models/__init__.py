@@ -1,0 +1,8 @@
+"""Model families on one contract (see `genlab.models.base`)."""
+
+from genlab.models.base import Model, families, load
+from genlab.models.copula import GaussianCopula
+from genlab.models.gaussian import Gaussian
+from genlab.models.mixture import GaussianMixture
+
+__all__ = ["Gaussian", "GaussianCopula", "GaussianMixture", "Model", "families", "load"]
