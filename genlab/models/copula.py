@@ -26,6 +26,15 @@ def _nearest_correlation(s: np.ndarray, floor: float = 1e-6) -> np.ndarray:
     return s / np.outer(d, d)
 
 
+def _leading_score(z: np.ndarray) -> np.ndarray:
+    """Scores on the first principal axis of standardised columns (missing as 0)."""
+    z = np.nan_to_num(z)
+    if z.shape[1] == 1:
+        return z[:, 0]
+    _, vecs = np.linalg.eigh(np.cov(z, rowvar=False))
+    return z @ vecs[:, -1]
+
+
 def _psd_cholesky(cov: np.ndarray) -> np.ndarray:
     """Cholesky factor of a covariance that may be semi-definite from rounding."""
     vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
@@ -69,10 +78,7 @@ class GaussianCopula(Model):
     family: ClassVar[str] = "copula"
     summary: ClassVar[str] = "Empirical marginals joined by a Gaussian copula"
     when_to_use: ClassVar[str] = "The strong classical default: fast, faithful marginals"
-    conditioning: ClassVar[str] = (
-        "latent scores truncated to the value's interval (exact for one column, importance "
-        "resampling for several)"
-    )
+    conditioning: ClassVar[str] = "truncated latent (exact for one column)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         **Model._parameter_constraints,
         "n_points": ("int", 16, 1_000_000),
@@ -97,21 +103,34 @@ class GaussianCopula(Model):
             jittered = col[ok] + rng.uniform(-1, 1, ok.sum()) * h
             z[ok] = ndtri(np.clip(marginal.cdf(jittered), _U_EPS, 1 - _U_EPS))
             scores.append(z)
-        self.cat_probs_ = []
+        # Order each column's intervals by the mean leading principal score of the numeric
+        # columns within each value, so that a value tied to high numbers sits at the top
+        # of (0, 1): a copula can only express monotone dependence through the order.
+        lead = _leading_score(np.column_stack(scores)) if scores else np.zeros(enc.n)
+        self.cat_probs_, self.cat_orders_ = [], []
         for j, m in enumerate(self.schema_.n_codes()):
-            probs = np.bincount(enc.c[:, j], minlength=m) / enc.n
-            self.cat_probs_.append(probs)
-            edges = np.r_[0.0, np.cumsum(probs)]
             codes = enc.c[:, j]
-            u = edges[codes] + rng.random(enc.n) * probs[codes]
+            counts = np.bincount(codes, minlength=m)
+            probs = counts / enc.n
+            means = np.bincount(codes, weights=lead, minlength=m) / np.maximum(counts, 1)
+            order = np.lexsort((np.arange(m), means)) if scores else np.arange(m)
+            self.cat_probs_.append(probs)
+            self.cat_orders_.append(order.astype(np.int64))
+            low, high = self._bounds(j, codes)
+            u = ndtr(low) + rng.random(enc.n) * probs[codes]
             scores.append(ndtri(np.clip(u, _U_EPS, 1 - _U_EPS)))
         z = np.column_stack(scores)
         corr = np.corrcoef(z, rowvar=False) if z.shape[1] > 1 else np.ones((1, 1))
         self.correlation_ = _nearest_correlation(np.atleast_2d(corr))
 
     # -- helpers --------------------------------------------------------------------------
-    def _edges(self, j: int) -> np.ndarray:
-        return ndtri(np.clip(np.r_[0.0, np.cumsum(self.cat_probs_[j])], 0.0, 1.0))
+    def _bounds(self, j: int, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Latent interval [low, high] of each code of categorical column j."""
+        order = self.cat_orders_[j]
+        edges = ndtri(np.clip(np.r_[0.0, np.cumsum(self.cat_probs_[j][order])], 0.0, 1.0))
+        position = np.empty_like(order)
+        position[order] = np.arange(order.size)
+        return edges[position[codes]], edges[position[codes] + 1]
 
     def _decode_latent(self, z: np.ndarray, fixed: dict[int, int]) -> Encoded:
         d = len(self.marginals_)
@@ -120,11 +139,11 @@ class GaussianCopula(Model):
             np.zeros((z.shape[0], 0))
         )
         c = np.empty((z.shape[0], len(self.cat_probs_)), dtype=np.int64)
-        for j, probs in enumerate(self.cat_probs_):
-            cum = np.cumsum(probs)
-            c[:, j] = fixed[j] if j in fixed else np.minimum(
-                np.searchsorted(cum, u[:, d + j] * cum[-1], side="right"), probs.size - 1
-            )
+        for j, (probs, order) in enumerate(zip(self.cat_probs_, self.cat_orders_, strict=True)):
+            cum = np.cumsum(probs[order])
+            position = np.minimum(np.searchsorted(cum, u[:, d + j] * cum[-1], side="right"),
+                                  probs.size - 1)
+            c[:, j] = fixed[j] if j in fixed else order[position]
         return Encoded(x=x, c=c)
 
     # -- sample ---------------------------------------------------------------------------
@@ -144,8 +163,9 @@ class GaussianCopula(Model):
                 )
         cond = [d + j for j in conditions]
         rest = [i for i in range(dims) if i not in cond]
-        lower = np.array([self._edges(j)[code] for j, code in conditions.items()])
-        upper = np.array([self._edges(j)[code + 1] for j, code in conditions.items()])
+        bounds = [self._bounds(j, np.array([code])) for j, code in conditions.items()]
+        lower = np.array([b[0][0] for b in bounds])
+        upper = np.array([b[1][0] for b in bounds])
         z = np.empty((n, dims))
         z[:, cond] = sample_truncated(lower, upper, r[np.ix_(cond, cond)], n, rng)
         if rest:
@@ -166,10 +186,9 @@ class GaussianCopula(Model):
             ok = ~np.isnan(enc.x[:, j])
             lp[ok] += m.logpdf(enc.x[ok, j])
             z[ok, j] = ndtri(np.clip(m.cdf(enc.x[ok, j]), _U_EPS, 1 - _U_EPS))
-        lower = np.column_stack([self._edges(j)[enc.c[:, j]] for j in range(len(cats))]) if cats \
-            else np.zeros((n, 0))
-        upper = np.column_stack([self._edges(j)[enc.c[:, j] + 1] for j in range(len(cats))]) \
-            if cats else np.zeros((n, 0))
+        bounds = [self._bounds(j, enc.c[:, j]) for j in range(len(cats))]
+        lower = np.column_stack([b[0] for b in bounds]) if cats else np.zeros((n, 0))
+        upper = np.column_stack([b[1] for b in bounds]) if cats else np.zeros((n, 0))
         patterns, inverse = np.unique(np.isnan(z), axis=0, return_inverse=True)
         for p, pattern in enumerate(patterns):
             rows = np.flatnonzero(inverse.reshape(-1) == p)
@@ -198,6 +217,7 @@ class GaussianCopula(Model):
             tensors[f"marginal.{j}.cdf"] = m.cdf_knots
             tensors[f"marginal.{j}.range"] = np.array([m.lo, m.hi])
         tensors.update({f"cat_probs.{j}": p for j, p in enumerate(self.cat_probs_)})
+        tensors.update({f"cat_order.{j}": o for j, o in enumerate(self.cat_orders_)})
         return {"knots": [int(m.xs.size) for m in self.marginals_]}, tensors
 
     def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -210,7 +230,8 @@ class GaussianCopula(Model):
         for j, k in enumerate(knots):
             shapes.update({f"marginal.{j}.xs": (int(k),), f"marginal.{j}.cdf": (int(k),),
                            f"marginal.{j}.range": (2,)})
-        shapes.update({f"cat_probs.{j}": (m,) for j, m in enumerate(self.schema_.n_codes())})
+        for j, m in enumerate(self.schema_.n_codes()):
+            shapes.update({f"cat_probs.{j}": (m,), f"cat_order.{j}": (m,)})
         return shapes
 
     def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
@@ -223,4 +244,9 @@ class GaussianCopula(Model):
                 raise ValueError(f"marginal {j} knots are not increasing")
             lo, hi = tensors[f"marginal.{j}.range"]
             self.marginals_.append(PiecewiseMarginal(xs, cdf, float(lo), float(hi)))
-        self.cat_probs_ = [tensors[f"cat_probs.{j}"] for j in range(len(self.schema_.categorical))]
+        n_cat = len(self.schema_.categorical)
+        self.cat_probs_ = [tensors[f"cat_probs.{j}"] for j in range(n_cat)]
+        self.cat_orders_ = [tensors[f"cat_order.{j}"].astype(np.int64) for j in range(n_cat)]
+        for j, order in enumerate(self.cat_orders_):
+            if not np.array_equal(np.sort(order), np.arange(order.size)):
+                raise ValueError(f"cat_order.{j} is not a permutation")

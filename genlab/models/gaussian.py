@@ -105,10 +105,7 @@ class Gaussian(MixtureFamily):
     family: ClassVar[str] = "gaussian"
     summary: ClassVar[str] = "Maximum-likelihood multivariate normal (one per condition group)"
     when_to_use: ClassVar[str] = "A baseline, teaching, near-normal numeric data"
-    conditioning: ClassVar[str] = (
-        "exact: one Gaussian per declared condition group; other categorical columns by Bayes' "
-        "rule over groups"
-    )
+    conditioning: ClassVar[str] = "exact (groups + Bayes' rule)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         **Model._parameter_constraints,
         "covariance": ("choice", ("full", "diag")),

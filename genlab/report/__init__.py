@@ -105,14 +105,12 @@ def _prepare(s: pd.Series, kind: str) -> _Column:
     if kind == "id":
         return _Column(missing)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    labels: list[str] = []
     remap = np.empty(len(uniques), dtype=np.int64)
     position: dict[str, int] = {}
     for i, value in enumerate(uniques):
         remap[i] = position.setdefault(_label(value), len(position))
-    labels = list(position)
     out = np.where(codes >= 0, remap[np.maximum(codes, 0)] if len(remap) else 0, -1)
-    return _Column(missing, codes=out.astype(np.int64), labels=labels)
+    return _Column(missing, codes=out.astype(np.int64), labels=list(position))
 
 
 def _fmt(x: float) -> str:
@@ -230,6 +228,45 @@ def _subsample(n: int, seed: int = 0) -> np.ndarray | None:
     return np.sort(np.random.default_rng(seed).choice(n, MAX_ROWS, replace=False))
 
 
+def _column_plot(
+    r: _Column, s: _Column, name: str, kind: str, score: float | None
+) -> PlotItem | None:
+    caption = f"{name} ({kind})" + (f" · similarity {score:.3f}" if score is not None else "")
+    if r.numeric is not None and s.numeric is not None:
+        a, b = r.numeric[~np.isnan(r.numeric)], s.numeric[~np.isnan(s.numeric)]
+        is_int, is_date = kind == "integer", kind == "datetime"
+        uri = plots.numeric_histogram(a, b, title=name, integer=is_int, datetime=is_date)
+        return PlotItem(uri, f"Histogram of {name}: real vs synthetic", caption)
+    if r.labels is not None and s.labels is not None:
+        labels, rp, sp = plots.category_shares(r.counts, s.counts, r.n_missing, s.n_missing)
+        uri = plots.category_bars(labels, rp, sp, title=name)
+        return PlotItem(uri, f"Category shares of {name}: real vs synthetic", caption)
+    return None
+
+
+def _associations(
+    real: list[_Column], synth: list[_Column], names: list[str]
+) -> tuple[float | None, list[PlotItem], str]:
+    """Pair trend score, the three heatmaps and an explanatory note."""
+    if len(names) < 2:
+        return None, [], "Fewer than two columns can be associated; no matrix to show."
+    m_real, m_synth = _association(real), _association(synth)
+    diff = np.abs(m_real - m_synth)
+    pair_trend = float(1.0 - diff[np.triu_indices(len(names), k=1)].mean() / 2.0)
+    # Real and synthetic share the -1..1 scale so equal colours mean equal strength.
+    matrices = [("real", m_real, {}), ("synthetic", m_synth, {})]
+    matrices.append(("|real − synthetic|", diff, {"vmin": 0.0, "vmax": 1.0, "cmap": "Reds"}))
+    items = [
+        PlotItem(plots.association_heatmap(m, names, title=t, **kw), f"Association matrix: {t}", t)
+        for t, m, kw in matrices
+    ]
+    note = (
+        "Pearson correlation between numeric columns, bias-corrected Cramér's V between "
+        "categorical columns, correlation ratio (eta) between numeric and categorical."
+    )
+    return pair_trend, items, note
+
+
 def _validate(real: object, synthetic: object, kinds: dict[str, str] | None) -> None:
     for name, df in (("real", real), ("synthetic", synthetic)):
         if not isinstance(df, pd.DataFrame):
@@ -299,19 +336,14 @@ def build_report(
     for column, name, kind in zip(real.columns, names, col_kinds, strict=True):
         r, s = _prepare(real[column], kind), _prepare(synthetic[column], kind)
         score = _similarity(r, s)
-        rows.append(ColumnRow(name, kind, r.missing, s.missing, _describe(r, kind, real[column]),
-                              _describe(s, kind, synthetic[column]), score))
-        caption = f"{name} ({kind})" + (f" · similarity {score:.3f}" if score is not None else "")
-        if r.numeric is not None and s.numeric is not None:
-            rs, ss = r.take(idx_real).numeric, s.take(idx_synth).numeric
-            uri = plots.numeric_histogram(rs[~np.isnan(rs)], ss[~np.isnan(ss)], title=name,
-                                          integer=kind == "integer", datetime=kind == "datetime")
-            column_plots.append(PlotItem(uri, f"Histogram of {name}: real vs synthetic", caption))
-        elif r.labels is not None and s.labels is not None:
-            labels, rp, sp = plots.category_shares(r.counts, s.counts, r.n_missing, s.n_missing)
-            uri = plots.category_bars(labels, rp, sp, title=name)
-            column_plots.append(
-                PlotItem(uri, f"Category shares of {name}: real vs synthetic", caption))
+        real_text, synth_text = (
+            _describe(r, kind, real[column]),
+            _describe(s, kind, synthetic[column]),
+        )
+        rows.append(ColumnRow(name, kind, r.missing, s.missing, real_text, synth_text, score))
+        plot = _column_plot(r.take(idx_real), s.take(idx_synth), name, kind, score)
+        if plot is not None:
+            column_plots.append(plot)
         if kind not in ("id", "constant") and len(assoc_names) < MAX_ASSOCIATION_COLUMNS:
             assoc_real.append(r.take(idx_real))
             assoc_synth.append(s.take(idx_synth))
@@ -319,27 +351,9 @@ def build_report(
 
     scores = [row.score for row in rows if row.score is not None]
     column_shape = float(np.mean(scores)) if scores else None
-    pair_trend, association_plots, note = None, [], ""
-    if len(assoc_names) >= 2:
-        m_real, m_synth = _association(assoc_real), _association(assoc_synth)
-        diff = np.abs(m_real - m_synth)
-        upper = np.triu_indices(len(assoc_names), k=1)
-        pair_trend = float(1.0 - diff[upper].mean() / 2.0)
-        association_plots = [
-            PlotItem(plots.association_heatmap(m_real, assoc_names, title="real"),
-                     "Association matrix of the real data", "real"),
-            PlotItem(plots.association_heatmap(m_synth, assoc_names, title="synthetic"),
-                     "Association matrix of the synthetic data", "synthetic"),
-            PlotItem(plots.association_heatmap(diff, assoc_names, title="|real − synthetic|",
-                                               vmin=0.0, vmax=1.0, cmap="Reds"),
-                     "Absolute difference of the association matrices", "|real − synthetic|"),
-        ]
-        note = ("Pearson correlation between numeric columns, bias-corrected Cramér's V between "
-                "categorical columns, correlation ratio (eta) between numeric and categorical.")
-        if sum(k not in ("id", "constant") for k in col_kinds) > MAX_ASSOCIATION_COLUMNS:
-            note += f" Only the first {MAX_ASSOCIATION_COLUMNS} columns are shown."
-    else:
-        note = "Fewer than two columns can be associated; no matrix to show."
+    pair_trend, association_plots, note = _associations(assoc_real, assoc_synth, assoc_names)
+    if sum(k not in ("id", "constant") for k in col_kinds) > MAX_ASSOCIATION_COLUMNS:
+        note += f" Only the first {MAX_ASSOCIATION_COLUMNS} columns are shown."
 
     training_plot, training_note = None, ""
     if history:
@@ -347,8 +361,11 @@ def build_report(
         if uri is None:
             training_note = "The training history holds no numeric metric."
         else:
-            training_plot = PlotItem(uri, "Training curves", "metrics per "
-                                     + (plots.step_key(history) or "history entry"))
+            training_plot = PlotItem(
+                uri,
+                "Training curves",
+                "metrics per " + (plots.step_key(history) or "history entry"),
+            )
 
     content = ReportContent(
         title=title,

@@ -112,8 +112,15 @@ def numeric_histogram(
     edges = _bin_edges(real, synth, integer) + offset
     for values, label, color in ((real, "real", REAL_COLOR), (synth, "synthetic", SYNTH_COLOR)):
         if values.size:
-            ax.hist(values + offset, bins=edges, density=True, alpha=0.5, color=color,
-                    label=label, edgecolor="none")
+            ax.hist(
+                values + offset,
+                bins=edges,
+                density=True,
+                alpha=0.5,
+                color=color,
+                label=label,
+                edgecolor="none",
+            )
         else:
             ax.plot([], [], color=color, label=f"{label}: all missing")
     if datetime:
@@ -141,8 +148,10 @@ def category_shares(
     Returns:
         Labels, real shares and synthetic shares (each a fraction of that table's rows).
     """
-    names = sorted(set(real_counts) | set(synth_counts),
-                   key=lambda k: (-real_counts.get(k, 0), -synth_counts.get(k, 0), k))
+    names = sorted(
+        set(real_counts) | set(synth_counts),
+        key=lambda k: (-real_counts.get(k, 0), -synth_counts.get(k, 0), k),
+    )
     kept, rest = names[:limit], names[limit:]
     labels = list(kept)
     real = [real_counts.get(k, 0) for k in kept]
@@ -214,8 +223,15 @@ def association_heatmap(
             for j in range(n):
                 value = matrix[i, j]
                 dark = abs(value - (vmin + vmax) / 2) > 0.35 * (vmax - vmin)
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if dark else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{value:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if dark else "black",
+                )
     extend = "max" if np.nanmax(matrix, initial=vmin) > vmax else "neither"
     bar = fig.colorbar(image, ax=ax, shrink=0.8, extend=extend)
     bar.ax.tick_params(labelsize=7)
@@ -237,7 +253,7 @@ def _is_number(value: object) -> bool:
 def _metric_group(key: str) -> str:
     for prefix in _SPLIT_PREFIXES:
         if key.startswith(prefix) and len(key) > len(prefix):
-            return key[len(prefix):]
+            return key[len(prefix) :]
     return key
 
 
@@ -274,8 +290,14 @@ def training_curves(history: Sequence[Mapping[str, object]], max_panels: int = 8
         for m in groups[name]:
             y = np.array([float(h[m]) if _is_number(h.get(m)) else np.nan for h in history])
             y[~np.isfinite(y)] = np.nan
-            ax.plot(steps, y, marker="o" if len(history) <= 30 else None, markersize=3,
-                    linewidth=1.2, label=m)
+            ax.plot(
+                steps,
+                y,
+                marker="o" if len(history) <= 30 else None,
+                markersize=3,
+                linewidth=1.2,
+                label=m,
+            )
         ax.set_ylabel(_short(name), fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
