@@ -19,11 +19,6 @@ def real_data(*parts: str) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _no_ci_bars(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CI", "true")
-
-
 @pytest.fixture
 def mixed_df() -> pd.DataFrame:
     """300 rows: correlated numerics, an integer, categories tied to the numerics, missing."""

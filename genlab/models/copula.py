@@ -26,6 +26,14 @@ def _nearest_correlation(s: np.ndarray, floor: float = 1e-6) -> np.ndarray:
     return s / np.outer(d, d)
 
 
+def _attenuation(probs: np.ndarray) -> float:
+    """E[z * s] for a standard normal z and s drawn in z's interval (probs in order)."""
+    p = probs[probs > 0]
+    edges = ndtri(np.clip(np.r_[0.0, np.cumsum(p)], 0.0, 1.0))
+    dens = np.exp(-0.5 * edges**2) / np.sqrt(2 * np.pi)  # phi(+-inf) = 0
+    return float(np.sum((dens[:-1] - dens[1:]) ** 2 / p))
+
+
 def _leading_score(z: np.ndarray) -> np.ndarray:
     """Scores on the first principal axis of standardised columns (missing as 0)."""
     z = np.nan_to_num(z)
@@ -120,8 +128,16 @@ class GaussianCopula(Model):
             u = ndtr(low) + rng.random(enc.n) * probs[codes]
             scores.append(ndtri(np.clip(u, _U_EPS, 1 - _U_EPS)))
         z = np.column_stack(scores)
-        corr = np.corrcoef(z, rowvar=False) if z.shape[1] > 1 else np.ones((1, 1))
-        self.correlation_ = _nearest_correlation(np.atleast_2d(corr))
+        corr = np.atleast_2d(np.corrcoef(z, rowvar=False)) if z.shape[1] > 1 else np.ones((1, 1))
+        # A categorical score drawn uniformly inside its value's interval correlates with the
+        # latent z only by a = sum_k (phi(lo_k) - phi(hi_k))^2 / p_k (its first Hermite
+        # coefficient), so observed correlations are attenuated by a_i a_j; undo that.
+        atten = np.ones(z.shape[1])
+        for j in range(len(self.cat_probs_)):
+            atten[len(self.marginals_) + j] = _attenuation(self.cat_probs_[j][self.cat_orders_[j]])
+        corr = np.clip(corr / np.outer(atten, atten), -0.995, 0.995)
+        np.fill_diagonal(corr, 1.0)
+        self.correlation_ = _nearest_correlation(corr)
 
     # -- helpers --------------------------------------------------------------------------
     def _bounds(self, j: int, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
