@@ -17,11 +17,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+from scipy.linalg import solve_triangular
 from scipy.special import logsumexp
 
 from genlab.errors import DataError
 
-__all__ = ["MixedMixture", "gaussian_log_density", "weighted_cat_probs", "weighted_moments"]
+__all__ = [
+    "MixedMixture",
+    "gaussian_log_density",
+    "missing_patterns",
+    "weighted_cat_probs",
+    "weighted_moments",
+]
 
 _LOG_2PI = np.log(2.0 * np.pi)
 
@@ -33,9 +41,31 @@ def gaussian_log_density(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np
         return np.zeros(x.shape[0])
     chol = np.linalg.cholesky(cov)
     diff = (x - mean).T  # (d, n)
-    sol = np.linalg.solve(chol, diff) if d > 1 else diff / chol[0, 0]
+    sol = solve_triangular(chol, diff, lower=True, check_finite=False)
     maha = np.sum(sol**2, axis=0)
     return -0.5 * (d * _LOG_2PI + maha) - np.sum(np.log(np.diag(chol)))
+
+
+def _log_gauss_all(x: np.ndarray, means: np.ndarray, covs: np.ndarray) -> np.ndarray:
+    """(n, K) log N(x; mean_k, cov_k) for every component at once."""
+    d = x.shape[1]
+    chol = np.linalg.cholesky(covs)  # (K, d, d)
+    inv = np.linalg.inv(chol)  # lower-triangular inverses, so |inv (x - mu)|^2 is Mahalanobis
+    k = means.shape[0]
+    # one GEMM for all components: (n, d) @ (d, K*d)
+    y = (x @ inv.reshape(k * d, d).T).reshape(-1, k, d) - np.einsum("kij,kj->ki", inv, means)
+    logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    return -0.5 * (d * _LOG_2PI + np.sum(y**2, axis=2)) - logdet[None, :]
+
+
+def missing_patterns(x: np.ndarray) -> list[tuple[np.ndarray | None, np.ndarray]]:
+    """Group rows by which columns are observed: [(rows or None for all, observed cols)]."""
+    isna = np.isnan(x)
+    if not isna.any():
+        return [(None, np.arange(x.shape[1]))]
+    patterns, inverse = np.unique(isna, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    return [(np.flatnonzero(inverse == p), np.flatnonzero(~pat)) for p, pat in enumerate(patterns)]
 
 
 @dataclass
@@ -57,30 +87,25 @@ class MixedMixture:
         out = np.zeros((c.shape[0], self.n_components))
         with np.errstate(divide="ignore"):
             for j, probs in enumerate(self.cat_probs):
-                out += np.log(probs[:, c[:, j]]).T
+                out += np.log(probs).T[c[:, j]]
         return out
 
     def joint_log(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """(n, K) log pi_k + log p(x, c | k); NaN entries of x are marginalised out."""
-        n = x.shape[0]
         out = self._cat_log(c)
         with np.errstate(divide="ignore"):
             out += np.log(self.weights)[None, :]
         if x.shape[1] == 0:
             return out
-        isna = np.isnan(x)
-        patterns, inverse = np.unique(isna, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        for p, pattern in enumerate(patterns):
-            rows = np.flatnonzero(inverse == p)
-            obs = np.flatnonzero(~pattern)
+        for rows, obs in missing_patterns(x):
             if obs.size == 0:
                 continue
-            xo = x[np.ix_(rows, obs)]
-            for k in range(self.n_components):
-                cov = self.covs[k][np.ix_(obs, obs)]
-                out[rows, k] += gaussian_log_density(xo, self.means[k, obs], cov)
-        assert out.shape == (n, self.n_components)
+            if rows is None:
+                out += _log_gauss_all(x, self.means, self.covs)
+                continue
+            sub = np.ix_(obs, obs)
+            out[rows] += _log_gauss_all(x[np.ix_(rows, obs)], self.means[:, obs],
+                                        self.covs[:, sub[0], sub[1]])
         return out
 
     def log_prob(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -139,15 +164,18 @@ def weighted_moments(
     nk = resp.sum(axis=0) + 1e-12
     means = (resp.T @ x) / nk[:, None]
     k, d = means.shape
-    covs = np.empty((k, d, d))
-    for i in range(k):
-        diff = x - means[i]
-        if covariance == "full":
-            covs[i] = (resp[:, i, None] * diff).T @ diff / nk[i]
-        else:
-            covs[i] = np.diag((resp[:, i, None] * diff**2).sum(axis=0) / nk[i])
-        covs[i] += reg * np.eye(d)
-    return means, covs
+    # E_k[x x^T] - mu_k mu_k^T with one GEMM over all components; x is standardised, so the
+    # subtraction loses no meaningful precision.
+    if d == 0:
+        covs = np.zeros((k, 0, 0))
+    elif covariance == "full":
+        outer = (x[:, :, None] * x[:, None, :]).reshape(-1, d * d)
+        second = (resp.T @ outer).reshape(k, d, d) / nk[:, None, None]
+        covs = second - means[:, :, None] * means[:, None, :]
+    else:
+        var = np.maximum((resp.T @ x**2) / nk[:, None] - means**2, 0.0)
+        covs = var[:, :, None] * np.eye(d)[None]
+    return means, covs + reg * np.eye(d)[None]
 
 
 def weighted_cat_probs(
@@ -155,11 +183,12 @@ def weighted_cat_probs(
 ) -> list[np.ndarray]:
     """theta_kj with `alpha` pseudo-counts spread as `prior` (the pooled frequencies)."""
     out = []
+    n = c.shape[0]
     nk = resp.sum(axis=0)
+    rows = np.arange(n)
     for j, m in enumerate(n_codes):
-        counts = np.zeros((resp.shape[1], m))
-        for code in range(m):
-            counts[:, code] = resp[c[:, j] == code].sum(axis=0)
+        onehot = sparse.csr_matrix((np.ones(n), (rows, c[:, j])), shape=(n, m))
+        counts = np.asarray((onehot.T @ resp).T)  # (K, M_j)
         probs = (counts + alpha * prior[j][None, :]) / (nk[:, None] + alpha)
         out.append(probs / probs.sum(axis=1, keepdims=True))
     return out

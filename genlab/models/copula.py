@@ -10,7 +10,7 @@ from scipy.special import ndtr, ndtri
 from genlab.data.tabular import Encoded
 from genlab.errors import DataError
 from genlab.models._marginal import PiecewiseMarginal, fit_empirical
-from genlab.models._mixed import gaussian_log_density
+from genlab.models._mixed import gaussian_log_density, missing_patterns
 from genlab.models._rectangle import log_rectangle_prob, sample_truncated
 from genlab.models.base import Model, ParamSpec
 
@@ -205,10 +205,9 @@ class GaussianCopula(Model):
         bounds = [self._bounds(j, enc.c[:, j]) for j in range(len(cats))]
         lower = np.column_stack([b[0] for b in bounds]) if cats else np.zeros((n, 0))
         upper = np.column_stack([b[1] for b in bounds]) if cats else np.zeros((n, 0))
-        patterns, inverse = np.unique(np.isnan(z), axis=0, return_inverse=True)
-        for p, pattern in enumerate(patterns):
-            rows = np.flatnonzero(inverse.reshape(-1) == p)
-            obs = list(np.flatnonzero(~pattern))
+        for pattern_rows, observed in missing_patterns(z):
+            rows = np.arange(n) if pattern_rows is None else pattern_rows
+            obs = list(observed)
             zo = z[np.ix_(rows, obs)]
             if obs:
                 lp[rows] += gaussian_log_density(zo, np.zeros(len(obs)), r[np.ix_(obs, obs)])
