@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
 from genlab.data.tabular import Encoded
 from genlab.errors import DataError
-from genlab.models._marginal import PiecewiseMarginal, fit_empirical
+from genlab.models._marginal import PiecewiseMarginal, fit_empirical, fit_parametric
 from genlab.models._mixed import gaussian_log_density, missing_patterns
 from genlab.models._rectangle import log_rectangle_prob, sample_truncated
 from genlab.models.base import Model, ParamSpec
@@ -70,6 +70,9 @@ class GaussianCopula(Model):
     interval: exact for one column, importance resampling for several.
 
     Args:
+        marginals: "empirical" (default) or "parametric": the best of normal, log-normal,
+            gamma, beta, uniform and truncated normal by AIC, per column
+            (`marginal_families_` says which was chosen).
         n_points: quasi-random points for categorical rectangle probabilities.
         seed: seeds the jitter of ties while fitting.
 
@@ -89,10 +92,18 @@ class GaussianCopula(Model):
     conditioning: ClassVar[str] = "truncated latent (exact for one column)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         **Model._parameter_constraints,
+        "marginals": ("choice", ("empirical", "parametric")),
         "n_points": ("int", 16, 1_000_000),
     }
 
-    def __init__(self, *, n_points: int = 256, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        marginals: Literal["empirical", "parametric"] = "empirical",
+        n_points: int = 256,
+        seed: int | None = None,
+    ) -> None:
+        self.marginals = marginals
         self.n_points = n_points
         self.seed = seed
 
@@ -100,12 +111,19 @@ class GaussianCopula(Model):
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
         scores = []
         self.marginals_: list[PiecewiseMarginal] = []
+        self.marginal_families_: dict[str, str] = {}
         for j, spec in enumerate(self.schema_.numeric):
             col = enc.x[:, j]
             ok = ~np.isnan(col)
             integer = spec.kind == "integer" or spec.datetime_resolution == "D"
-            marginal = fit_empirical(col[ok], integer=integer, decimals=spec.decimals)
+            if self.marginals == "parametric":
+                marginal, family = fit_parametric(col[ok], integer=integer,
+                                                  decimals=spec.decimals, rng=rng)
+            else:
+                marginal, family = fit_empirical(col[ok], integer=integer,
+                                                 decimals=spec.decimals), "empirical"
             self.marginals_.append(marginal)
+            self.marginal_families_[spec.name] = family
             z = rng.standard_normal(enc.n)  # missing values carry no dependence information
             h = marginal.half_widths(col[ok])
             jittered = col[ok] + rng.uniform(-1, 1, ok.sum()) * h
@@ -233,7 +251,9 @@ class GaussianCopula(Model):
             tensors[f"marginal.{j}.range"] = np.array([m.lo, m.hi])
         tensors.update({f"cat_probs.{j}": p for j, p in enumerate(self.cat_probs_)})
         tensors.update({f"cat_order.{j}": o for j, o in enumerate(self.cat_orders_)})
-        return {"knots": [int(m.xs.size) for m in self.marginals_]}, tensors
+        meta = {"knots": [int(m.xs.size) for m in self.marginals_],
+                "marginal_families": self.marginal_families_}
+        return meta, tensors
 
     def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         d = len(self.schema_.numeric)
@@ -251,6 +271,7 @@ class GaussianCopula(Model):
 
     def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         self.correlation_ = tensors["correlation"]
+        self.marginal_families_ = dict(meta.get("marginal_families") or {})
         np.linalg.cholesky(self.correlation_)  # raises LinAlgError (a ValueError) if not PD
         self.marginals_ = []
         for j in range(len(self.schema_.numeric)):
