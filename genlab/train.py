@@ -1,0 +1,253 @@
+"""One training loop for every neural family: mini-batches, validation, early stopping.
+
+`fit_loop(module, loss_fn, data, config)` trains `module` to minimise the mean of
+`loss_fn(batch)` (a per-row loss) and returns the history, one dict per epoch. A family
+whose update is not "one loss, one optimiser" (a GAN) passes its own `train_step` and
+keeps the rest: batching, validation, time budget, progress and the history.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from genlab._progress import task
+from genlab.errors import ParameterError
+
+__all__ = [
+    "ConvergenceWarning",
+    "EarlyStopping",
+    "TrainConfig",
+    "TrainResult",
+    "fit_loop",
+    "resolve_device",
+]
+
+EPOCH, TRAIN_LOSS, VAL_LOSS, SECONDS = "epoch", "train_loss", "val_loss", "seconds"
+Batch = tuple[torch.Tensor, ...]
+
+
+class ConvergenceWarning(UserWarning):
+    """Training used its whole epoch budget while the validation loss was still improving."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of `fit_loop`; the one source of defaults for every neural family and the CLI.
+
+    Args:
+        epochs: most passes over the training rows.
+        batch_size: rows per step.
+        lr: learning rate (constant after a linear warm-up of `warmup_steps`).
+        weight_decay: decoupled weight decay (AdamW).
+        optimizer: "adamw" or "adam".
+        val_fraction: share of rows held out for early stopping (0 disables it).
+        patience: epochs without a better validation loss before stopping.
+        grad_clip: max gradient norm, or None.
+        max_minutes: wall-clock budget; training stops at the end of the epoch that passes it.
+        warmup_steps: linear learning-rate warm-up.
+        device: "auto" (CUDA when present, else CPU), "cpu" or "cuda".
+    """
+
+    epochs: int = 300
+    batch_size: int = 500
+    lr: float = 2e-3
+    weight_decay: float = 1e-5
+    optimizer: Literal["adamw", "adam"] = "adamw"
+    val_fraction: float = 0.1
+    patience: int = 15
+    grad_clip: float | None = 5.0
+    max_minutes: float | None = None
+    warmup_steps: int = 50
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        checks = {
+            "epochs": self.epochs >= 1,
+            "batch_size": self.batch_size >= 1,
+            "lr": self.lr > 0 and math.isfinite(self.lr),
+            "weight_decay": self.weight_decay >= 0,
+            "optimizer": self.optimizer in ("adamw", "adam"),
+            "val_fraction": 0 <= self.val_fraction < 1,
+            "patience": self.patience >= 1,
+            "grad_clip": self.grad_clip is None or self.grad_clip > 0,
+            "max_minutes": self.max_minutes is None or self.max_minutes > 0,
+            "warmup_steps": self.warmup_steps >= 0,
+            "device": self.device in ("auto", "cpu", "cuda"),
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ParameterError(f"invalid training setting {name}={getattr(self, name)!r}")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """Field names, which neural families accept as constructor arguments."""
+        return [f.name for f in fields(cls)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON types."""
+        return asdict(self)
+
+
+def resolve_device(device: str) -> torch.device:
+    """"auto" means CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParameterError("device='cuda' was asked for but no CUDA GPU is available; use 'auto'")
+    return torch.device(device)
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Learning rate as a pure function of the step: linear warm-up, then constant."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    return config.lr
+
+
+@dataclass
+class TrainResult:
+    """What `fit_loop` returns: per-epoch records, why it stopped, the restored epoch."""
+
+    history: list[dict[str, float]]
+    stopped_by: Literal["epochs", "early stopping", "time budget"]
+    best_epoch: int
+
+
+class EarlyStopping:
+    """Tracks the best validation loss and weights; `update` records, `should_stop` reads."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best = math.inf
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.epoch = 0
+
+    def update(self, loss: float, module: nn.Module) -> None:
+        """Record the loss of one more epoch; keep a copy of the weights if it is the best."""
+        self.epoch += 1
+        if loss < self.best - 1e-6 * abs(self.best if math.isfinite(self.best) else 0):
+            self.best, self.best_epoch = loss, self.epoch
+            self.best_state = copy.deepcopy(module.state_dict())
+
+    @property
+    def should_stop(self) -> bool:
+        """True once `patience` epochs passed without improvement."""
+        return self.epoch - self.best_epoch >= self.patience
+
+
+def _split(
+    n: int, fraction: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    perm = torch.randperm(n, generator=generator)
+    n_val = int(round(n * fraction)) if fraction > 0 and n >= 20 else 0
+    return perm[n_val:], perm[:n_val]
+
+
+def _mean_loss(loss_fn: Callable[[Batch], torch.Tensor], data: Batch, idx: torch.Tensor,
+               batch_size: int) -> float:
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, idx.numel(), batch_size):
+            rows = idx[start:start + batch_size]
+            loss = loss_fn(tuple(t[rows] for t in data))
+            total += float(loss.sum())
+            count += rows.numel()
+    return total / max(count, 1)
+
+
+def fit_loop(
+    module: nn.Module,
+    loss_fn: Callable[[Batch], torch.Tensor],
+    data: Sequence[torch.Tensor],
+    config: TrainConfig,
+    *,
+    seed: int,
+    description: str = "training",
+    train_step: Callable[[Batch, int], float] | None = None,
+) -> TrainResult:
+    """Train `module` on row-aligned tensors `data`; return the per-epoch history.
+
+    `loss_fn(batch)` returns one loss per row. With `train_step(batch, step) -> mean loss`
+    the caller owns the update (e.g. a GAN's two optimisers); `loss_fn` is then only used
+    for validation, and early stopping is off if `config.val_fraction` is 0.
+    """
+    tensors = tuple(data)
+    n = int(tensors[0].shape[0])
+    generator = torch.Generator().manual_seed(seed)
+    train_idx, val_idx = _split(n, config.val_fraction, generator)
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(params, lr=config.lr, weight_decay=config.weight_decay) if (
+        train_step is None) else None
+    stopper = EarlyStopping(config.patience)
+    history: list[dict[str, float]] = []
+    start_time = time.perf_counter()
+    step = 0
+    reason: Literal["epochs", "early stopping", "time budget"] = "epochs"
+    with task(description, config.epochs) as advance:
+        for epoch in range(1, config.epochs + 1):
+            module.train()
+            order = train_idx[torch.randperm(train_idx.numel(), generator=generator)]
+            total, count = 0.0, 0
+            for begin in range(0, order.numel(), config.batch_size):
+                rows = order[begin:begin + config.batch_size]
+                if rows.numel() < 2 and order.numel() >= 2:
+                    continue  # a one-row batch breaks batch statistics and adds only noise
+                batch = tuple(t[rows] for t in tensors)
+                if train_step is not None:
+                    loss_value = train_step(batch, step)
+                else:
+                    assert optimizer is not None
+                    for group in optimizer.param_groups:
+                        group["lr"] = learning_rate(step, config)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = loss_fn(batch).mean()
+                    loss.backward()
+                    if config.grad_clip is not None:
+                        nn.utils.clip_grad_norm_(params, config.grad_clip)
+                    optimizer.step()
+                    loss_value = float(loss.detach())
+                total += loss_value * rows.numel()
+                count += rows.numel()
+                step += 1
+            record = {EPOCH: float(epoch), TRAIN_LOSS: total / max(count, 1)}
+            if val_idx.numel():
+                module.eval()
+                record[VAL_LOSS] = _mean_loss(loss_fn, tensors, val_idx, config.batch_size)
+                stopper.update(record[VAL_LOSS], module)
+            record[SECONDS] = time.perf_counter() - start_time
+            history.append(record)
+            advance(1, loss=record[TRAIN_LOSS], **({"val": record[VAL_LOSS]}
+                                                   if VAL_LOSS in record else {}))
+            if not math.isfinite(record[TRAIN_LOSS]):
+                raise ParameterError(
+                    f"training diverged (loss {record[TRAIN_LOSS]}) at epoch {epoch}; "
+                    "lower lr or raise batch_size"
+                )
+            if val_idx.numel() and stopper.should_stop:
+                reason = "early stopping"
+                break
+            if config.max_minutes is not None and record[SECONDS] > 60 * config.max_minutes:
+                reason = "time budget"
+                break
+    if stopper.best_state is not None:
+        module.load_state_dict(stopper.best_state)
+    module.eval()
+    if reason == "epochs" and val_idx.numel() and stopper.best_epoch >= config.epochs - 1:
+        warnings.warn(
+            f"{description}: validation loss still improving after {config.epochs} epochs; "
+            "raise epochs (or max_minutes) for a better fit",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return TrainResult(history=history, stopped_by=reason, best_epoch=stopper.best_epoch)
