@@ -32,7 +32,13 @@ from genlab._progress import task
 from genlab._version import __version__
 from genlab.data.readers import TableSource, read_table
 from genlab.data.tabular import Encoded, TabularCodec
-from genlab.errors import DataError, ModelFileError, NotFittedError, ParameterError
+from genlab.errors import (
+    DataError,
+    ModelFileError,
+    NotFittedError,
+    ParameterError,
+    UnsupportedOperation,
+)
 from genlab.store import read_model_file, write_model_file
 
 __all__ = ["Conditions", "Model", "ParamSpec", "fingerprint", "load"]
@@ -233,6 +239,12 @@ class Model:
         Continuous columns contribute densities (per unit of the column; datetimes per day),
         categorical columns probabilities. A value never seen in training gives -inf.
         """
+        if not self.supports_log_prob:
+            able = sorted(n for n, c in _REGISTRY.items() if c.supports_log_prob)
+            raise UnsupportedOperation(
+                f"{type(self).__name__} ({self.family}) has no likelihood, so log_prob is not "
+                f"available; use one of the families with log_prob: {', '.join(able)}"
+            )
         self._check_fitted()
         df = read_table(data)
         enc = self.schema_.encode(df)
