@@ -29,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-_out = Console()
+_out = Console(soft_wrap=True)  # never break a printed path across lines
 _err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
