@@ -73,7 +73,7 @@ def run_tool(tool: str, out: Path, seed: int) -> dict[str, float]:
         np.random.seed(seed)
         torch.manual_seed(seed)
         start = time.perf_counter()
-        synthesizer.fit(train)
+        synthesizer.fit({"adult": train})  # SDV 2.0 takes {table name: DataFrame}
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
         synth = synthesizer.sample(num_rows=len(train))
