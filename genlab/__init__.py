@@ -10,10 +10,11 @@ from genlab.errors import (
     ParameterError,
     UnsupportedOperation,
 )
-from genlab.models import Gaussian, GaussianCopula, GaussianMixture, Model, families, load
+from genlab.models import Flow, Gaussian, GaussianCopula, GaussianMixture, Model, families, load
 
 __all__ = [
     "DataError",
+    "Flow",
     "Gaussian",
     "GaussianCopula",
     "GaussianMixture",

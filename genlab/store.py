@@ -101,8 +101,14 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             f"{FORMAT_VERSION}; upgrade genlab to load it"
         )
     integrity = config["integrity"]
-    if not isinstance(integrity, dict) or integrity.get("config_sha256") != _digest(
-        _canonical(config)
+    try:
+        config_sha256 = _digest(_canonical(config))
+    except ValueError:  # NaN or Infinity: json.loads accepts them, but save never writes them
+        config_sha256 = None
+    if (
+        config_sha256 is None
+        or not isinstance(integrity, dict)
+        or integrity.get("config_sha256") != config_sha256
     ):
         raise ModelFileError(
             f"{where} has a config that was changed after saving (checksum mismatch); "

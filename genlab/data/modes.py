@@ -49,7 +49,9 @@ class Block:
 class ModeNormalizer:
     """Fit per-column mode mixtures; map `Encoded` tables to and from the block matrix."""
 
-    def __init__(self, means: list[np.ndarray], stds: list[np.ndarray], n_codes: list[int]):
+    def __init__(
+        self, means: list[np.ndarray], stds: list[np.ndarray], n_codes: list[int]
+    ) -> None:
         self.means = [np.asarray(m, np.float64) for m in means]
         self.stds = [np.asarray(s, np.float64) for s in stds]
         self.n_codes = list(n_codes)

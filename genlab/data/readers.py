@@ -32,6 +32,7 @@ def read_table(source: TableSource) -> pd.DataFrame:
     Raises DataError with a one-line message for a missing file, an unsupported extension,
     an empty file, a header without rows and bytes that are not UTF-8.
     """
+    written: list[str] = []  # a CSV's header as written, before pandas renames repeats
     if isinstance(source, pd.DataFrame):
         df = source.copy()
         where = "the DataFrame"
@@ -48,6 +49,10 @@ def read_table(source: TableSource) -> pd.DataFrame:
         try:
             if suffix == ".csv":
                 df = pd.read_csv(path, encoding="utf-8", skipinitialspace=True)
+                # pandas renames a repeated header "a" to "a.1"; read it as written too
+                written = pd.read_csv(
+                    path, encoding="utf-8", skipinitialspace=True, header=None, nrows=1, dtype=str
+                ).iloc[0].dropna().tolist()
             else:
                 df = pd.read_parquet(path)
         except UnicodeDecodeError as err:
@@ -65,7 +70,8 @@ def read_table(source: TableSource) -> pd.DataFrame:
     if len(df) == 0:
         raise DataError(f"{where} has a header but no rows; give at least 2 rows")
     df.columns = [str(c) for c in df.columns]
-    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    names = written or list(df.columns)
+    dupes = sorted({c for c in names if names.count(c) > 1})
     if dupes:
         raise DataError(f"{where} has duplicate column names {dupes}; rename them")
     return df

@@ -34,6 +34,7 @@ CATEGORICAL_KINDS = ("categorical", "boolean")
 MAX_CATEGORIES_FOR_NUMBERS = 20
 MIN_ROWS_FOR_ID = 20
 _NS_PER_DAY = 86_400 * 10**9
+_BOOL_KEYS = {("b", True), ("b", False)}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d", "%d/%m/%Y")
 
 
@@ -110,9 +111,15 @@ def _key(v: Any) -> Any:
 
 
 def _decimals(values: np.ndarray) -> int | None:
+    """Fewest decimals (0-6) the values have, allowing only float noise (a few ulps).
+
+    decode rounds to this many decimals, so a looser tolerance would lose real digits
+    (a relative 1e-6 turned 673265.519 into 673265.5).
+    """
     for d in range(7):
         scaled = values * 10.0**d
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled))):
+        noise = 8 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(scaled))
+        if np.all(np.abs(scaled - np.round(scaled)) <= noise):
             return d
     return None
 
@@ -154,7 +161,9 @@ class TabularCodec:
         self.columns = columns
         self.numeric = [s for s in columns if s.kind in NUMERIC_KINDS]
         self.categorical = [s for s in columns if s.kind in CATEGORICAL_KINDS]
-        self._lookup = [{_key(v): i for i, v in enumerate(s.categories or [])} for s in self.categorical]
+        self._lookup = [
+            {_key(v): i for i, v in enumerate(s.categories or [])} for s in self.categorical
+        ]
 
     # -- schema ---------------------------------------------------------------------------
     @classmethod
@@ -226,7 +235,8 @@ class TabularCodec:
             shown = ", ".join(repr(v) for v in (spec.categories or [])[:10])
             more = "" if len(spec.categories or []) <= 10 else ", ..."
             raise DataError(
-                f"value {value!r} was never seen in column {spec.name!r}; seen values: {shown}{more}"
+                f"value {value!r} was never seen in column {spec.name!r}; "
+                f"seen values: {shown}{more}"
             )
         return code
 
@@ -262,7 +272,9 @@ class TabularCodec:
             c[:, j] = codes
         return Encoded(x=x, c=c)
 
-    def decode(self, enc: Encoded, rng: np.random.Generator) -> pd.DataFrame:
+    def decode(
+        self, enc: Encoded, rng: np.random.Generator, *, row_offset: int = 0
+    ) -> pd.DataFrame:
         """Convert model arrays back to a table like the training one."""
         n = enc.n
         out: dict[str, pd.Series] = {}
@@ -271,7 +283,11 @@ class TabularCodec:
         for j, s in enumerate(self.categorical):
             cats = np.asarray(list(s.categories or []) + [None], dtype=object)
             codes = enc.c[:, j]
-            values = cats[np.where((codes >= 0) & (codes < len(cats) - 1), codes, len(cats) - 1)]
+            # a code out of range becomes missing only where the column had missing values;
+            # otherwise the most frequent category (code 0), so no None ever turns an int or
+            # bool column into a nullable dtype the training table did not have
+            fallback = len(cats) - 1 if s.missing_rate > 0 else 0
+            values = cats[np.where((codes >= 0) & (codes < s.n_codes), codes, fallback)]
             out[s.name] = _restore_dtype(pd.Series(values, dtype=object), s)
         for s in self.columns:
             if s.kind == "constant":
@@ -279,7 +295,7 @@ class TabularCodec:
                 values[rng.random(n) < s.missing_rate] = None
                 out[s.name] = _restore_dtype(pd.Series(values, dtype=object), s)
             elif s.kind == "id":
-                out[s.name] = _restore_dtype(_fresh_ids(s, n, rng), s)
+                out[s.name] = _restore_dtype(_fresh_ids(s, n, rng, row_offset), s)
         return pd.DataFrame({name: out[name].reset_index(drop=True) for name in self.names})
 
 
@@ -331,9 +347,11 @@ def _from_number(v: np.ndarray, s: ColumnSpec) -> pd.Series:
     isna = np.isnan(v)
     v = np.clip(np.where(isna, 0.0, v), s.min, s.max)
     if s.kind == "datetime":
-        unit_ns = {"D": _NS_PER_DAY, "s": 10**9}.get(s.datetime_resolution or "", 1)
-        ns = np.round(v * _NS_PER_DAY / unit_ns) * unit_ns
-        ts = pd.Series(pd.to_datetime(ns.astype(np.int64), unit="ns"))
+        # days in float64 hold about 0.2 us, so finer than a microsecond is only noise
+        unit_ns = {"D": _NS_PER_DAY, "s": 10**9, "ms": 10**6}.get(s.datetime_resolution or "", 1000)
+        # scale in int64: a float64 of ~1.6e18 ns is only exact to 256 ns
+        ns = np.round(v * _NS_PER_DAY / unit_ns).astype(np.int64) * unit_ns
+        ts = pd.Series(pd.to_datetime(ns, unit="ns"))
         ts[isna] = pd.NaT
         if s.datetime_format is not None:
             txt = ts.dt.strftime(s.datetime_format).astype(object)
@@ -353,14 +371,20 @@ def _from_number(v: np.ndarray, s: ColumnSpec) -> pd.Series:
     return _restore_dtype(series, s)
 
 
-def _fresh_ids(s: ColumnSpec, n: int, rng: np.random.Generator) -> pd.Series:
+def _fresh_ids(s: ColumnSpec, n: int, rng: np.random.Generator, offset: int = 0) -> pd.Series:
+    """Fresh ids; `offset` continues the numbering when a sample is decoded in chunks."""
     if s.id_prefix is not None and s.id_width is not None and s.id_start is not None:
-        numbers = np.arange(s.id_start, s.id_start + n)
+        numbers = np.arange(s.id_start + offset, s.id_start + offset + n)
         return pd.Series([f"{s.id_prefix}{k:0{s.id_width}d}" for k in numbers], dtype=object)
-    width = max(8, s.id_width or 12)
-    hexes = rng.integers(0, 16, size=(n, width))
+    # at least 12 hex digits, so ids drawn in different chunks practically never meet
+    width = max(12, s.id_width or 12)
     alphabet = np.array(list("0123456789abcdef"))
-    return pd.Series(["".join(row) for row in alphabet[hexes]], dtype=object)
+    ids = pd.Series(["".join(row) for row in alphabet[rng.integers(0, 16, size=(n, width))]])
+    # 8 hex digits collide by chance from ~10^5 rows (birthday bound); redraw repeats
+    while (dup := ids.duplicated().to_numpy()).any():
+        redraw = alphabet[rng.integers(0, 16, size=(int(dup.sum()), width))]
+        ids[dup] = ["".join(row) for row in redraw]
+    return ids.astype(object)
 
 
 def _infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
@@ -371,13 +395,16 @@ def _infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
         raise DataError(
             f"column {name!r} has no values (all missing); drop it or fill it before fitting"
         )
-    spec = ColumnSpec(name=name, kind="constant", dtype=dtype, missing_rate=float(col.isna().mean()))
+    spec = ColumnSpec(
+        name=name, kind="constant", dtype=dtype, missing_rate=float(col.isna().mean())
+    )
     if isinstance(col.dtype, pd.CategoricalDtype):
         spec.dtype_categories = [_json_value(v) for v in col.dtype.categories]
     is_number = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
     is_datetime = pd.api.types.is_datetime64_any_dtype(col)
     parsed_dates = None
-    if not (is_number or is_datetime) and pd.api.types.is_string_dtype(col) and kind in (None, "datetime"):
+    is_text = pd.api.types.is_string_dtype(col)
+    if not (is_number or is_datetime) and is_text and kind in (None, "datetime"):
         parsed_dates = _parse_dates(col)
     uniques = present.unique()
     n_unique = len(uniques)
@@ -385,7 +412,7 @@ def _infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
     if kind is None:
         if n_unique == 1:
             kind = "constant"
-        elif pd.api.types.is_bool_dtype(col) or set(map(_key, uniques)) <= {("b", True), ("b", False)}:
+        elif pd.api.types.is_bool_dtype(col) or set(map(_key, uniques)) <= _BOOL_KEYS:
             kind = "boolean"
         elif is_datetime or parsed_dates is not None:
             kind = "datetime"
@@ -421,11 +448,15 @@ def _infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
         values = _to_number(col, spec)
         values = values[~np.isnan(values)]
         spec.min, spec.max = float(values.min()), float(values.max())
-        ns = np.round(values * _NS_PER_DAY)
-        if np.all(ns % _NS_PER_DAY == 0):
+        # days as float64 carry ~1e-7 s of noise, so test whole seconds with a tolerance (an
+        # exact test missed them and decode then truncated 00:00:25 to 00:00:24.999999)
+        secs = values * 86_400
+        if np.all(np.abs(values - np.round(values)) <= 1e-9):
             spec.datetime_resolution = "D"
-        elif np.all(ns % 10**9 == 0):
+        elif np.all(np.abs(secs - np.round(secs)) <= 1e-5):
             spec.datetime_resolution = "s"
+        elif np.all(np.abs(secs * 1000 - np.round(secs * 1000)) <= 1e-2):
+            spec.datetime_resolution = "ms"
     elif kind == "id":
         pattern = _id_pattern(present) if not is_number else None
         if pattern is not None:

@@ -2,7 +2,8 @@
 
 from genlab.models.base import Model, families, load
 from genlab.models.copula import GaussianCopula
+from genlab.models.flow import Flow
 from genlab.models.gaussian import Gaussian
 from genlab.models.mixture import GaussianMixture
 
-__all__ = ["Gaussian", "GaussianCopula", "GaussianMixture", "Model", "families", "load"]
+__all__ = ["Flow", "Gaussian", "GaussianCopula", "GaussianMixture", "Model", "families", "load"]

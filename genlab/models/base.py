@@ -212,7 +212,7 @@ class Model:
                 enc = self._sample_arrays(m, codes, rng)
                 if not self.models_missing and enc.x.size:
                     enc.x[rng.random(enc.x.shape) < self.missing_rate_] = np.nan
-                parts.append(self.schema_.decode(enc, rng))
+                parts.append(self.schema_.decode(enc, rng, row_offset=start))
                 advance(m)
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         out.attrs["provenance"] = self.provenance(seed=used_seed, n=int(n), conditions=conditions)

@@ -9,7 +9,8 @@ from scipy.special import ndtr, ndtri
 
 from genlab.data.tabular import Encoded
 from genlab.errors import DataError
-from genlab.models._marginal import PiecewiseMarginal, fit_empirical, fit_parametric
+from genlab.models._latent import NormalScores, latent_from_state, latent_shapes
+from genlab.models._marginal import PiecewiseMarginal
 from genlab.models._mixed import gaussian_log_density, missing_patterns
 from genlab.models._rectangle import log_rectangle_prob, sample_truncated
 from genlab.models.base import Model, ParamSpec
@@ -109,26 +110,9 @@ class GaussianCopula(Model):
 
     # -- fit ------------------------------------------------------------------------------
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
-        scores = []
-        self.marginals_: list[PiecewiseMarginal] = []
-        self.marginal_families_: dict[str, str] = {}
-        for j, spec in enumerate(self.schema_.numeric):
-            col = enc.x[:, j]
-            ok = ~np.isnan(col)
-            integer = spec.kind == "integer" or spec.datetime_resolution == "D"
-            if self.marginals == "parametric":
-                marginal, family = fit_parametric(col[ok], integer=integer,
-                                                  decimals=spec.decimals, rng=rng)
-            else:
-                marginal, family = fit_empirical(col[ok], integer=integer,
-                                                 decimals=spec.decimals), "empirical"
-            self.marginals_.append(marginal)
-            self.marginal_families_[spec.name] = family
-            z = rng.standard_normal(enc.n)  # missing values carry no dependence information
-            h = marginal.half_widths(col[ok])
-            jittered = col[ok] + rng.uniform(-1, 1, ok.sum()) * h
-            z[ok] = ndtri(np.clip(marginal.cdf(jittered), _U_EPS, 1 - _U_EPS))
-            scores.append(z)
+        self.scores_ = NormalScores.fit(enc.x, self.schema_.numeric, rng, kind=self.marginals)
+        latent = self.scores_.for_fitting(enc.x, rng)
+        scores = [latent[:, j] for j in range(latent.shape[1])]
         # Order each column's intervals by the mean leading principal score of the numeric
         # columns within each value, so that a value tied to high numbers sits at the top
         # of (0, 1): a copula can only express monotone dependence through the order.
@@ -152,7 +136,7 @@ class GaussianCopula(Model):
         # coefficient), so observed correlations are attenuated by a_i a_j; undo that.
         atten = np.ones(z.shape[1])
         for j in range(len(self.cat_probs_)):
-            atten[len(self.marginals_) + j] = _attenuation(self.cat_probs_[j][self.cat_orders_[j]])
+            atten[latent.shape[1] + j] = _attenuation(self.cat_probs_[j][self.cat_orders_[j]])
         corr = np.clip(corr / np.outer(atten, atten), -0.995, 0.995)
         np.fill_diagonal(corr, 1.0)
         self.correlation_ = _nearest_correlation(corr)
@@ -167,11 +151,9 @@ class GaussianCopula(Model):
         return edges[position[codes]], edges[position[codes] + 1]
 
     def _decode_latent(self, z: np.ndarray, fixed: dict[int, int]) -> Encoded:
-        d = len(self.marginals_)
+        d = len(self.schema_.numeric)
         u = ndtr(z)
-        x = np.column_stack([m.ppf(u[:, j]) for j, m in enumerate(self.marginals_)]) if d else (
-            np.zeros((z.shape[0], 0))
-        )
+        x = self.scores_.inverse(z[:, :d])
         c = np.empty((z.shape[0], len(self.cat_probs_)), dtype=np.int64)
         for j, (probs, order) in enumerate(zip(self.cat_probs_, self.cat_orders_, strict=True)):
             cum = np.cumsum(probs[order])
@@ -186,7 +168,7 @@ class GaussianCopula(Model):
     ) -> Encoded:
         r = self.correlation_
         dims = r.shape[0]
-        d = len(self.marginals_)
+        d = len(self.schema_.numeric)
         if not conditions:
             z = rng.standard_normal((n, dims)) @ np.linalg.cholesky(r).T
             return self._decode_latent(z, {})
@@ -214,12 +196,9 @@ class GaussianCopula(Model):
         n, d = enc.x.shape
         r = self.correlation_
         cats = list(range(d, r.shape[0]))
-        lp = np.zeros(n)
-        z = np.full((n, d), np.nan)
-        for j, m in enumerate(self.marginals_):
-            ok = ~np.isnan(enc.x[:, j])
-            lp[ok] += m.logpdf(enc.x[ok, j])
-            z[ok, j] = ndtri(np.clip(m.cdf(enc.x[ok, j]), _U_EPS, 1 - _U_EPS))
+        # the scores' log-Jacobian is sum_j log f_j(x_j) - log phi(z_j): the marginals and
+        # the division of the copula density by the standard normal densities
+        z, lp = self.scores_.forward(enc.x)
         bounds = [self._bounds(j, enc.c[:, j]) for j in range(len(cats))]
         lower = np.column_stack([b[0] for b in bounds]) if cats else np.zeros((n, 0))
         upper = np.column_stack([b[1] for b in bounds]) if cats else np.zeros((n, 0))
@@ -229,7 +208,6 @@ class GaussianCopula(Model):
             zo = z[np.ix_(rows, obs)]
             if obs:
                 lp[rows] += gaussian_log_density(zo, np.zeros(len(obs)), r[np.ix_(obs, obs)])
-                lp[rows] += 0.5 * np.sum(zo**2, axis=1) + 0.5 * len(obs) * np.log(2 * np.pi)
             if cats:
                 if obs:
                     gain = np.linalg.solve(r[np.ix_(obs, obs)], r[np.ix_(obs, cats)])
@@ -244,45 +222,41 @@ class GaussianCopula(Model):
 
     # -- persistence ----------------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        tensors: dict[str, np.ndarray] = {"correlation": self.correlation_}
-        for j, m in enumerate(self.marginals_):
-            tensors[f"marginal.{j}.xs"] = m.xs
-            tensors[f"marginal.{j}.cdf"] = m.cdf_knots
-            tensors[f"marginal.{j}.range"] = np.array([m.lo, m.hi])
+        meta, tensors = self.scores_.state()
+        tensors["correlation"] = self.correlation_
         tensors.update({f"cat_probs.{j}": p for j, p in enumerate(self.cat_probs_)})
         tensors.update({f"cat_order.{j}": o for j, o in enumerate(self.cat_orders_)})
-        meta = {"knots": [int(m.xs.size) for m in self.marginals_],
-                "marginal_families": self.marginal_families_}
         return meta, tensors
 
     def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         d = len(self.schema_.numeric)
-        knots = list(meta["knots"])
-        if len(knots) != d:
-            raise ValueError(f"config lists {len(knots)} marginals for {d} numeric columns")
         dims = d + len(self.schema_.categorical)
-        shapes: dict[str, tuple[int, ...]] = {"correlation": (dims, dims)}
-        for j, k in enumerate(knots):
-            shapes.update({f"marginal.{j}.xs": (int(k),), f"marginal.{j}.cdf": (int(k),),
-                           f"marginal.{j}.range": (2,)})
+        shapes: dict[str, tuple[int, ...]] = {"correlation": (dims, dims),
+                                              **latent_shapes(meta, d)}
         for j, m in enumerate(self.schema_.n_codes()):
             shapes.update({f"cat_probs.{j}": (m,), f"cat_order.{j}": (m,)})
         return shapes
 
     def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         self.correlation_ = tensors["correlation"]
-        self.marginal_families_ = dict(meta.get("marginal_families") or {})
         np.linalg.cholesky(self.correlation_)  # raises LinAlgError (a ValueError) if not PD
-        self.marginals_ = []
-        for j in range(len(self.schema_.numeric)):
-            xs, cdf = tensors[f"marginal.{j}.xs"], tensors[f"marginal.{j}.cdf"]
-            if np.any(np.diff(xs) <= 0) or np.any(np.diff(cdf) < 0):
-                raise ValueError(f"marginal {j} knots are not increasing")
-            lo, hi = tensors[f"marginal.{j}.range"]
-            self.marginals_.append(PiecewiseMarginal(xs, cdf, float(lo), float(hi)))
+        scores = latent_from_state(meta, tensors, len(self.schema_.numeric))
+        if not isinstance(scores, NormalScores):
+            raise ValueError("a copula needs normal-score marginals")
+        self.scores_ = scores
         n_cat = len(self.schema_.categorical)
         self.cat_probs_ = [tensors[f"cat_probs.{j}"] for j in range(n_cat)]
         self.cat_orders_ = [tensors[f"cat_order.{j}"].astype(np.int64) for j in range(n_cat)]
         for j, order in enumerate(self.cat_orders_):
             if not np.array_equal(np.sort(order), np.arange(order.size)):
                 raise ValueError(f"cat_order.{j} is not a permutation")
+
+    @property
+    def marginals_(self) -> list[PiecewiseMarginal]:
+        """The fitted marginal of each numeric column."""
+        return self.scores_.marginals
+
+    @property
+    def marginal_families_(self) -> dict[str, str]:
+        """Which marginal family each numeric column got ("empirical" or a scipy name)."""
+        return self.scores_.families

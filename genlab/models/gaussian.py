@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from genlab.data.tabular import Encoded
+from genlab.models._latent import LatentMap, Standardiser, latent_from_state, latent_shapes
 from genlab.models._mixed import MixedMixture, weighted_cat_probs, weighted_moments
 from genlab.models.base import Model, ParamSpec
 
@@ -16,47 +17,41 @@ __all__ = ["Gaussian", "MixtureFamily"]
 class MixtureFamily(Model):
     """Shared sampling, scoring and persistence for families stored as a `MixedMixture`.
 
-    Numeric columns are standardised (loc, scale) before fitting; `log_prob` adds the
-    Jacobian -sum(log scale) over observed numeric columns, so densities are per unit of
-    the user's columns.
+    Numeric columns are mapped to a latent space by `latent_` (standardisation, or normal
+    scores for `GaussianMixture(transform="normal_scores")`) before fitting; `log_prob` adds
+    that map's log-Jacobian, so densities are per unit of the user's columns.
     """
 
     covariance: str
+    latent_: LatentMap
 
-    def _standardise(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
-        """Set loc_/scale_ and return (standardised x with NaN, mean-imputed copy)."""
-        x = enc.x
-        if x.size:
-            self.loc_ = np.nanmean(x, axis=0)
-            scale = np.nanstd(x, axis=0)
-            self.scale_ = np.where(scale > 0, scale, 1.0)
-        else:
-            self.loc_ = np.zeros(x.shape[1])
-            self.scale_ = np.ones(x.shape[1])
-        z = (x - self.loc_) / self.scale_
-        return z, np.nan_to_num(z, nan=0.0)
+    def _make_latent(self, enc: Encoded, rng: np.random.Generator) -> LatentMap:
+        return Standardiser.fit(enc.x)
+
+    def _latent_for_fitting(self, enc: Encoded, rng: np.random.Generator) -> np.ndarray:
+        self.latent_ = self._make_latent(enc, rng)
+        return self.latent_.for_fitting(enc.x, rng)
 
     def _sample_arrays(
         self, n: int, conditions: dict[int, int], rng: np.random.Generator
     ) -> Encoded:
         z, c = self.mixture_.sample(n, conditions, rng)
-        return Encoded(x=z * self.scale_ + self.loc_, c=c)
+        return Encoded(x=self.latent_.inverse(z), c=c)
 
     def _log_prob_arrays(self, enc: Encoded) -> np.ndarray:
-        z = (enc.x - self.loc_) / self.scale_
-        jac = np.where(np.isnan(z), 0.0, np.log(self.scale_)).sum(axis=1)
-        return self.mixture_.log_prob(z, enc.c) - jac
+        z, logjac = self.latent_.forward(enc.x)
+        return self.mixture_.log_prob(z, enc.c) + logjac
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         m = self.mixture_
-        tensors = {"weights": m.weights, "means": m.means, "covs": m.covs,
-                   "loc": self.loc_, "scale": self.scale_}
+        meta, tensors = self.latent_.state()
+        tensors.update({"weights": m.weights, "means": m.means, "covs": m.covs})
         tensors.update({f"cat_probs.{j}": p for j, p in enumerate(m.cat_probs)})
-        return {"n_components": m.n_components}, tensors
+        return {"n_components": m.n_components, **meta}, tensors
 
     def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         k, d = int(meta["n_components"]), len(self.schema_.numeric)
-        shapes = {"weights": (k,), "means": (k, d), "covs": (k, d, d), "loc": (d,), "scale": (d,)}
+        shapes = {"weights": (k,), "means": (k, d), "covs": (k, d, d), **latent_shapes(meta, d)}
         shapes.update({f"cat_probs.{j}": (k, m) for j, m in enumerate(self.schema_.n_codes())})
         return shapes
 
@@ -69,7 +64,7 @@ class MixtureFamily(Model):
             if tensors["covs"].shape[1] and np.any(np.linalg.eigvalsh(tensors["covs"][k]) <= 0):
                 raise ValueError(f"covariance {k} is not positive definite")
         self.mixture_ = MixedMixture(weights, tensors["means"], tensors["covs"], cats)
-        self.loc_, self.scale_ = tensors["loc"], tensors["scale"]
+        self.latent_ = latent_from_state(meta, tensors, len(self.schema_.numeric))
 
     @property
     def n_components_(self) -> int:
@@ -124,7 +119,7 @@ class Gaussian(MixtureFamily):
         self.seed = seed
 
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
-        _, z = self._standardise(enc)
+        z = self._latent_for_fitting(enc, rng)
         n_codes = self.schema_.n_codes()
         pooled = np.ones((enc.n, 1))
         pool_means, pool_covs = weighted_moments(z, pooled, self.covariance, reg=1e-9)
@@ -150,8 +145,9 @@ class Gaussian(MixtureFamily):
     @property
     def mean_(self) -> np.ndarray:
         """Mean of the numeric columns in the user's units (pooled over groups)."""
-        m = self.mixture_
-        return (m.weights @ m.means) * self.scale_ + self.loc_
+        m, lat = self.mixture_, self.latent_
+        assert isinstance(lat, Standardiser)
+        return (m.weights @ m.means) * lat.scale + lat.loc
 
     @property
     def covariance_(self) -> np.ndarray:
@@ -160,5 +156,6 @@ class Gaussian(MixtureFamily):
         mu = m.weights @ m.means
         within = np.einsum("k,kij->ij", m.weights, m.covs)
         between = np.einsum("k,ki,kj->ij", m.weights, m.means - mu, m.means - mu)
-        return (within + between) * np.outer(self.scale_, self.scale_)
+        assert isinstance(self.latent_, Standardiser)
+        return (within + between) * np.outer(self.latent_.scale, self.latent_.scale)
 

@@ -10,6 +10,7 @@ from sklearn.cluster import KMeans
 
 from genlab._progress import task
 from genlab.data.tabular import Encoded
+from genlab.models._latent import LatentMap, NormalScores, Standardiser
 from genlab.models._mixed import MixedMixture, weighted_cat_probs, weighted_moments
 from genlab.models.base import Model, ParamSpec
 from genlab.models.gaussian import MixtureFamily
@@ -22,7 +23,10 @@ CANDIDATES = (1, 2, 3, 5, 8, 12, 16, 24, 32, 48)
 class GaussianMixture(MixtureFamily):
     """Finite mixture of Gaussians with per-component categorical tables (latent classes).
 
-        p(x, c) = sum_k pi_k N(x; mu_k, Sigma_k) prod_j theta_kj[c_j]
+        p(x, c) = sum_k pi_k N(z; mu_k, Sigma_k) prod_j theta_kj[c_j] * |dz/dx|
+
+    where z is the latent image of the numeric columns (`transform`) and |dz/dx| its
+    Jacobian, so the density is exact in the user's units.
 
     Fitted by expectation-maximisation from a k-means start. Unless `n_components` is
     given, K is chosen from (1, 2, 3, 5, 8, ...) by the Bayesian information criterion,
@@ -39,13 +43,17 @@ class GaussianMixture(MixtureFamily):
         reg_covar: added to covariance diagonals (in standardised units) to keep them
             positive definite when a component sits on a spike of repeated values.
         alpha: pseudo-count for categorical tables.
+        transform: "normal_scores" (default) maps each numeric column through its empirical
+            marginal to a standard normal score first (like the copula), so components model
+            dependence rather than skewed or spiky marginals; "standardise" fits the mixture
+            to the standardised values (a classic GMM).
         seed: seeds the k-means start.
 
     Example:
         >>> import pandas as pd, numpy as np
         >>> rng = np.random.default_rng(0)
         >>> df = pd.DataFrame({"x": np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100)]})
-        >>> GaussianMixture(seed=0).fit(df).n_components_
+        >>> GaussianMixture(transform="standardise", seed=0).fit(df).n_components_
         2
     """
 
@@ -62,6 +70,7 @@ class GaussianMixture(MixtureFamily):
         "tol": ("float", 0.0, 1.0),
         "reg_covar": ("float", 0.0, 1.0),
         "alpha": ("float", 0.0, 1e6),
+        "transform": ("choice", ("normal_scores", "standardise")),
     }
 
     def __init__(
@@ -74,6 +83,7 @@ class GaussianMixture(MixtureFamily):
         tol: float = 1e-4,
         reg_covar: float = 1e-4,
         alpha: float = 1.0,
+        transform: Literal["normal_scores", "standardise"] = "normal_scores",
         seed: int | None = None,
     ) -> None:
         self.n_components = n_components
@@ -83,10 +93,16 @@ class GaussianMixture(MixtureFamily):
         self.tol = tol
         self.reg_covar = reg_covar
         self.alpha = alpha
+        self.transform = transform
         self.seed = seed
 
+    def _make_latent(self, enc: Encoded, rng: np.random.Generator) -> LatentMap:
+        if self.transform == "standardise":
+            return Standardiser.fit(enc.x)
+        return NormalScores.fit(enc.x, self.schema_.numeric, rng)
+
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
-        _, z = self._standardise(enc)
+        z = self._latent_for_fitting(enc, rng)
         n_codes = self.schema_.n_codes()
         ones = np.ones((enc.n, 1))
         prior = [p[0] for p in weighted_cat_probs(enc.c, ones, n_codes, 0.0,
