@@ -10,11 +10,23 @@ from genlab.errors import (
     ParameterError,
     UnsupportedOperation,
 )
-from genlab.models import Flow, Gaussian, GaussianCopula, GaussianMixture, Model, families, load
+from genlab.evaluate import evaluate
+from genlab.models import (
+    GAN,
+    VAE,
+    Flow,
+    Gaussian,
+    GaussianCopula,
+    GaussianMixture,
+    Model,
+    families,
+    load,
+)
 
 __all__ = [
     "DataError",
     "Flow",
+    "GAN",
     "Gaussian",
     "GaussianCopula",
     "GaussianMixture",
@@ -24,7 +36,9 @@ __all__ = [
     "NotFittedError",
     "ParameterError",
     "UnsupportedOperation",
+    "VAE",
     "__version__",
+    "evaluate",
     "families",
     "fit",
     "load",

@@ -214,6 +214,16 @@ def demo(
                    highlight=False)
 
 
+def _register_extensions() -> None:
+    # commands that live with their feature; imported here so `genlab --help` lists them
+    from genlab.evaluate.cli import register
+
+    register(app)
+
+
+_register_extensions()
+
+
 def main() -> None:
     """Console entry point."""
     app()

@@ -45,7 +45,8 @@ def write_model_file(
     path: str | os.PathLike[str], config: dict[str, Any], tensors: dict[str, np.ndarray]
 ) -> Path:
     """Write a model file atomically; `config` must hold only JSON types."""
-    weights = save_tensors({k: np.ascontiguousarray(v) for k, v in tensors.items()})
+    # np.ascontiguousarray would turn a 0-d tensor (a scalar buffer) into shape (1,)
+    weights = save_tensors({k: np.array(v, order="C", copy=True) for k, v in tensors.items()})
     config = dict(config, format_version=FORMAT_VERSION)
     config["integrity"] = {
         "config_sha256": _digest(_canonical(config)),

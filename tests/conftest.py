@@ -7,8 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# Tests run on 2 pytest workers over 2 cores: one torch thread each avoids oversubscription,
+# which makes small matrix products many times slower.
+torch.set_num_threads(1)
 
 
 def real_data(*parts: str) -> Path:

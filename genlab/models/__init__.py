@@ -3,7 +3,9 @@
 from genlab.models.base import Model, families, load
 from genlab.models.copula import GaussianCopula
 from genlab.models.flow import Flow
+from genlab.models.gan import GAN
 from genlab.models.gaussian import Gaussian
 from genlab.models.mixture import GaussianMixture
+from genlab.models.vae import VAE
 
-__all__ = ["Flow", "Gaussian", "GaussianCopula", "GaussianMixture", "Model", "families", "load"]
+__all__ = ["GAN", "VAE", "Flow", "Gaussian", "GaussianCopula", "GaussianMixture", "Model", "families", "load"]

@@ -1,0 +1,548 @@
+"""Tabular variational autoencoder in the style of TVAE, with IWAE likelihoods and CVAE."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genlab.data.modes import ModeNormalizer
+from genlab.data.readers import TableSource, read_table
+from genlab.data.tabular import Encoded
+from genlab.errors import ParameterError
+from genlab.models.base import Conditions, ParamSpec
+from genlab.models.neural import NeuralModel, torch_generator
+from genlab.train import resolve_device
+
+__all__ = ["VAE"]
+
+_CHUNK = 65_536  # decoder rows per pass (bounded memory, fast matmuls)
+_LOG_2PI = math.log(2 * math.pi)
+_FIXED_SIGMA = 0.1  # decoder sd of alpha when fixed; start of the learned one (as TVAE)
+_LOG_SIGMA_RANGE = (math.log(0.01), 0.0)  # TVAE clamps the learned sd to [0.01, 1]
+_PROPOSALS_PER_ROW = 20  # rejection budget per requested row (plus 200,000)
+_POOL_PER_ROW = 20  # importance-resampling pool per missing row (at least 10,000)
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class _Net(nn.Module):
+    """Encoder x, m -> (mu, log var) of q(z | x, m); decoder z, m -> raw block outputs.
+
+    `agg_mean` / `agg_var` (buffers, so they travel with the weights) hold, per categorical
+    code, the moments of the aggregate posterior of the training rows with that code: the
+    proposal for conditioning on rare undeclared values.
+    """
+
+    def __init__(self, width: int, cond_width: int, latent: int, hidden: tuple[int, ...],
+                 n_num: int, n_codes: int, learned: bool) -> None:
+        super().__init__()
+        h = list(hidden)
+        self.encoder = nn.Sequential(_mlp([width + cond_width, *h]), nn.Linear(h[-1], 2 * latent))
+        self.decoder = nn.Sequential(_mlp([latent + cond_width, *h[::-1]]),
+                                     nn.Linear(h[0], width))
+        self.log_sigma = nn.Parameter(torch.full((n_num,), math.log(_FIXED_SIGMA)),
+                                      requires_grad=learned)
+        self.register_buffer("agg_mean", torch.zeros(n_codes, latent))
+        self.register_buffer("agg_var", torch.ones(n_codes, latent))
+
+    def encode(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(torch.cat([x, cond], 1)).chunk(2, dim=1)
+        return mu, logvar.clamp(-12.0, 8.0)  # keeps exp(logvar) finite in early steps
+
+    def decode(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.cat([z, cond], 1))
+
+    def sigma(self) -> torch.Tensor:
+        return self.log_sigma.clamp(*_LOG_SIGMA_RANGE).exp()
+
+
+class VAE(NeuralModel):
+    """Variational autoencoder for mixed tables (TVAE, Xu et al. 2019), optionally conditional.
+
+    Rows are mode-normalised (`genlab.data.modes`): numeric value -> (alpha, mode one-hot),
+    categorical -> one-hot. An encoder gives q(z | x) = N(mu(x), diag sigma^2(x)); a decoder
+    gives, per numeric column, a mean a(z) = tanh(.) of alpha with sd s (one per column,
+    learned in [0.01, 1] or fixed at 0.1) and mode logits, and per categorical column logits.
+    Training maximises the beta-weighted ELBO per row (Kingma & Welling 2014):
+
+        ELBO(x) = E_q[log p(x | z)] - beta * KL(q(z | x) || N(0, I)),
+        log p(x | z) = sum_num [log N(alpha; a(z), s) + log pi_mode(z)] + sum_cat log p_c(z)
+
+    `log_prob` is the importance-weighted estimate (IWAE, Burda et al. 2016) with
+    k = `iwae_samples` draws z_i ~ q(z | x), in the user's units:
+
+        log p(x) ~ log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x),
+        p(x_j | z) = sum_m pi_m(z) N(alpha_m(x_j); a(z), s) / (4 sigma_m)
+
+    (modes marginalised exactly). It is a stochastic lower bound in expectation that tightens
+    as k grows, so `log_prob_is_exact` is False; draws use a fixed internal seed, so the same
+    rows always get the same scores. Missing numeric cells are dropped from p(x | z) (their
+    encoder input block is zero) and their pattern is MCAR (base class).
+
+    Conditioning: columns declared at `fit(..., conditions=[cols])` make a CVAE: their
+    one-hots feed encoder and decoder, their joint frequencies give p(m), and sampling fixes
+    them directly (exact, as fast as unconditional sampling). Any other categorical column is
+    exact rejection sampling: z ~ N(0, I) (with declared columns from their frequencies) is
+    kept with probability prod_j p(v_j | z), which yields p(z | v) exactly because columns
+    are independent given z; the other columns are then drawn from p(. | z). If a rare value
+    leaves rows missing after 20 proposals per row, the rest come from importance resampling
+    with the aggregate posterior of the training rows holding the rarest value as proposal
+    (approximate; the row count is guaranteed).
+
+    Args:
+        latent_dim: size of z.
+        hidden: hidden layer sizes of the encoder (the decoder mirrors them).
+        beta: weight of the KL term (1 is the ELBO; 0.5, the default, is TVAE's loss factor
+            2, which keeps the latent space in use and the columns' dependence with it).
+        decoder_variance: "learned" (one sd per numeric column) or "fixed" (0.1).
+        iwae_samples: importance samples k per row in `log_prob`.
+        max_modes: most mixture modes per numeric column.
+        epochs, batch_size, lr, weight_decay, optimizer, val_fraction, patience, grad_clip,
+        max_minutes, warmup_steps, device: see `genlab.train.TrainConfig`; early stopping
+            watches the validation loss (negative ELBO).
+        seed: seeds initialisation, training and default sampling.
+
+    References: Kingma & Welling 2014, Auto-Encoding Variational Bayes; Burda et al. 2016,
+    Importance Weighted Autoencoders; Xu et al. 2019, Modeling Tabular Data using
+    Conditional GAN (TVAE); Sohn et al. 2015 (CVAE).
+
+    Example:
+        >>> import pandas as pd, numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"a": rng.normal(size=200).round(2),
+        ...                    "b": rng.choice(["x", "y"], 200)})
+        >>> m = VAE(epochs=2, latent_dim=4, hidden=(16,), iwae_samples=4, seed=0).fit(df)
+        >>> m.sample(5, conditions={"b": "y"}, seed=1)["b"].tolist()
+        ['y', 'y', 'y', 'y', 'y']
+        >>> m.encode(df.head(3)).shape
+        (3, 4)
+    """
+
+    family: ClassVar[str] = "vae"
+    log_prob_is_exact: ClassVar[bool] = False
+    has_latent: ClassVar[bool] = True
+    summary: ClassVar[str] = "Variational autoencoder (TVAE style), IWAE log_prob, CVAE option"
+    when_to_use: ClassVar[str] = "Realistic rows, a latent space (encode/interpolate), scores"
+    conditioning: ClassVar[str] = ("declared: CVAE inputs (exact); others: rejection on "
+                                   "p(value | z) (exact), importance resampling for rare values")
+    _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
+        **NeuralModel._parameter_constraints,
+        "latent_dim": ("int", 1, 4096),
+        "beta": ("float", 0.0, 1e6),
+        "decoder_variance": ("choice", ("learned", "fixed")),
+        "iwae_samples": ("int", 1, 100_000),
+        "max_modes": ("int", 1, 100),
+    }
+
+    def __init__(
+        self,
+        *,
+        latent_dim: int = 128,
+        hidden: tuple[int, ...] = (256, 256),
+        beta: float = 0.5,
+        decoder_variance: Literal["learned", "fixed"] = "learned",
+        iwae_samples: int = 64,
+        max_modes: int = 10,
+        epochs: int = 300,
+        batch_size: int = 500,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-5,
+        optimizer: str = "adam",
+        val_fraction: float = 0.1,
+        patience: int = 20,
+        grad_clip: float | None = 5.0,
+        max_minutes: float | None = 2.5,
+        warmup_steps: int = 0,
+        device: str = "auto",
+        seed: int | None = None,
+    ) -> None:
+        self.latent_dim = latent_dim
+        # a list (JSON, the command line) becomes a tuple so a loaded model's repr is the same
+        self.hidden = tuple(hidden) if isinstance(hidden, list) else hidden
+        self.beta = beta
+        self.decoder_variance = decoder_variance
+        self.iwae_samples = iwae_samples
+        self.max_modes = max_modes
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.grad_clip = grad_clip
+        self.max_minutes = max_minutes
+        self.warmup_steps = warmup_steps
+        self.device = device
+        self.seed = seed
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        h = self.hidden
+        if not (isinstance(h, tuple) and 1 <= len(h) <= 8 and all(
+                isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 1 <= k <= 65_536
+                for k in h)):
+            raise ParameterError(
+                f"VAE: hidden must be a tuple of 1 to 8 layer sizes in [1, 65536], got {h!r}")
+
+    # -- networks and layout --------------------------------------------------------------
+    def _build(self, meta: dict[str, Any]) -> _Net:
+        nrm = ModeNormalizer.from_dict(meta["normalizer"])
+        return _Net(nrm.width, int(meta["cond_width"]), self.latent_dim,
+                    tuple(int(k) for k in self.hidden), len(nrm.means), sum(nrm.n_codes),
+                    self.decoder_variance == "learned")
+
+    def _setup(self, meta: dict[str, Any]) -> None:
+        """What scoring and sampling need besides the network, from JSON metadata."""
+        self.normalizer_ = nrm = ModeNormalizer.from_dict(meta["normalizer"])
+        self.cond_cols_ = [int(j) for j in meta["cond_cols"]]
+        widths = [nrm.n_codes[j] for j in self.cond_cols_]
+        self.cond_offsets_ = np.cumsum([0, *widths])[:-1].astype(np.int64)
+        self.combo_counts_ = np.asarray(meta["combo_counts"], np.float64)
+        self.combos_ = np.asarray(meta["combos"], np.int64).reshape(
+            self.combo_counts_.size, len(self.cond_cols_))
+        self.n_combos_ = float(np.prod(widths)) if widths else 1.0
+        self.counts_ = [np.asarray(k, np.float64) for k in meta["counts"]]
+        self.code_offsets_ = np.cumsum([0, *nrm.n_codes])[:-1].astype(np.int64)
+
+    def _cond_vec(self, combos: np.ndarray) -> torch.Tensor:
+        """One-hots of the declared columns' codes, (m, cond_width)."""
+        out = np.zeros((combos.shape[0], int(self.meta_["cond_width"])), np.float32)
+        for k, off in enumerate(self.cond_offsets_):
+            out[np.arange(combos.shape[0]), off + combos[:, k]] = 1.0
+        return self._to_tensor(out)
+
+    def _encoder_input(self, enc: Encoded) -> np.ndarray:
+        """Block matrix for the encoder; blocks of missing cells and unseen codes stay zero
+        (the input then depends on the observed cells only, as IWAE needs)."""
+        nrm = self.normalizer_
+        x, c = enc.x.copy(), enc.c.copy()
+        miss, bad = np.isnan(x), c < 0
+        for j in range(x.shape[1]):
+            x[miss[:, j], j] = nrm.means[j][0]
+        c[bad] = 0
+        out = nrm.transform(Encoded(x, c), np.random.default_rng(0))
+        for b in nrm.blocks:
+            zero = miss[:, b.index] if b.kind == "num" else bad[:, b.index]
+            out[zero, b.start:b.start + b.width] = 0.0
+        return out
+
+    # -- fit ------------------------------------------------------------------------------
+    def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
+        n_codes = self.schema_.n_codes()
+        nrm = ModeNormalizer.fit(enc, n_codes, rng, max_modes=self.max_modes)
+        data = nrm.transform(enc, rng)
+        if conditions:
+            combos, counts = np.unique(enc.c[:, conditions], axis=0, return_counts=True)
+        else:
+            combos, counts = np.zeros((1, 0), np.int64), np.array([enc.n])
+        self.meta_ = {
+            "normalizer": nrm.to_dict(), "cond_cols": list(conditions),
+            "cond_width": int(sum(n_codes[j] for j in conditions)),
+            "combos": combos.tolist(), "combo_counts": counts.tolist(),
+            "counts": [np.bincount(enc.c[:, j], minlength=m).tolist()
+                       for j, m in enumerate(n_codes)],
+        }
+        self._setup(self.meta_)
+        device = resolve_device(self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded initialisation, user state untouched
+            torch.manual_seed(int(rng.integers(2**62)))
+            net = self.net_ = self._build(self.meta_).to(device)
+        with torch.no_grad():  # start every softmax at the marginal frequencies
+            bias = np.zeros(nrm.width, np.float32)
+            for b in nrm.blocks:
+                part = data[:, b.start + (b.kind == "num"):b.start + b.width]
+                bias[b.start + (b.kind == "num"):b.start + b.width] = np.log(
+                    (part.sum(0) + 0.5) / (part.shape[0] + 0.5 * part.shape[1]))
+            net.decoder[-1].bias.copy_(torch.as_tensor(bias))
+        noise = torch_generator(rng, device)
+        skip = set(conditions)
+
+        def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            d, cv = batch
+            mu, logvar = net.encode(d, cv)
+            eps = torch.randn(mu.shape, generator=noise, device=mu.device)
+            raw = net.decode(mu + torch.exp(0.5 * logvar) * eps, cv)
+            kl = 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(1)
+            return -self._block_loglik(raw, d, skip) + self.beta * kl
+
+        cond = self._cond_vec(enc.c[:, conditions]).cpu()
+        self._train(loss_fn, [torch.as_tensor(data), cond], rng)
+        self._fit_aggregate_posterior(data, enc.c, cond)
+
+    def _block_loglik(self, raw: torch.Tensor, d: torch.Tensor, skip: set[int]) -> torch.Tensor:
+        """log p(block row | z) of the training representation (mode given), per row."""
+        total = raw.new_zeros(raw.shape[0])
+        sigma = self.net_.sigma()
+        for b in self.normalizer_.blocks:
+            if b.kind == "num":
+                s = sigma[b.index]
+                err = (d[:, b.start] - torch.tanh(raw[:, b.start])) / s
+                total = total - 0.5 * err**2 - torch.log(s) - 0.5 * _LOG_2PI
+                span = slice(b.start + 1, b.start + b.width)
+            elif b.index in skip:
+                continue  # a declared condition is an input, not a target
+            else:
+                span = slice(b.start, b.start + b.width)
+            total = total + (F.log_softmax(raw[:, span], 1) * d[:, span]).sum(1)
+        return total
+
+    def _fit_aggregate_posterior(self, data: np.ndarray, c: np.ndarray,
+                                 cond: torch.Tensor) -> None:
+        net, dev, lat = self.net_, self.device_, self.latent_dim
+        total = sum(self.normalizer_.n_codes)
+        s1, s2 = torch.zeros(total, lat, dtype=torch.float64), torch.zeros(total, lat,
+                                                                          dtype=torch.float64)
+        counts = np.concatenate(self.counts_) if self.counts_ else np.zeros(0)
+        with torch.no_grad():
+            for s in range(0, data.shape[0], _CHUNK):
+                mu, logvar = net.encode(self._to_tensor(data[s:s + _CHUNK]),
+                                        cond[s:s + _CHUNK].to(dev))
+                mu, var = mu.double().cpu(), logvar.double().exp().cpu()
+                for j, off in enumerate(self.code_offsets_):
+                    idx = torch.as_tensor(off + c[s:s + _CHUNK, j])
+                    s1.index_add_(0, idx, mu)
+                    s2.index_add_(0, idx, var + mu**2)
+            k = torch.as_tensor(np.maximum(counts, 1.0))[:, None]
+            mean = s1 / k
+            var = torch.where(torch.as_tensor(counts)[:, None] > 0,
+                              (s2 / k - mean**2).clamp_min(1e-4), torch.ones_like(mean))
+            net.agg_mean.copy_(mean.float())
+            net.agg_var.copy_(var.float())
+
+    # -- log_prob -------------------------------------------------------------------------
+    def _data_loglik(self, raw: torch.Tensor, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """log p(x, c | z) in the user's units, modes marginalised, NaN cells dropped."""
+        nrm, skip = self.normalizer_, set(self.cond_cols_)
+        total = raw.new_zeros(raw.shape[0], dtype=torch.float64)
+        sigma = self.net_.sigma().double()
+        for b in nrm.blocks:
+            if b.kind == "num":
+                col = x[:, b.index]
+                ok = ~torch.isnan(col)
+                alpha = nrm.numeric_alpha(b.index, torch.nan_to_num(col))
+                a, s = torch.tanh(raw[:, b.start]).double()[:, None], sigma[b.index]
+                log_pi = F.log_softmax(raw[:, b.start + 1:b.start + b.width].double(), 1)
+                term = torch.logsumexp(
+                    log_pi - 0.5 * ((alpha - a) / s) ** 2 - torch.log(s) - 0.5 * _LOG_2PI
+                    + nrm.log_jacobian(b.index, torch.float64, raw.device), dim=1)
+                total = total + torch.where(ok, term, torch.zeros_like(term))
+            elif b.index not in skip:
+                logits = F.log_softmax(raw[:, b.start:b.start + b.width], 1)
+                total = total + logits.gather(1, c[:, b.index:b.index + 1])[:, 0].double()
+        return total
+
+    def _log_prob_arrays(self, enc: Encoded) -> np.ndarray:
+        k, net, lat = int(self.iwae_samples), self.net_, self.latent_dim
+        d_in = self._encoder_input(enc)
+        combos = enc.c[:, self.cond_cols_]
+        gen = torch.Generator(device=self.device_).manual_seed(0)  # same rows, same scores
+        out = np.empty(enc.n)
+        rows = max(1, _CHUNK // k)
+        net.eval()
+        with torch.no_grad():
+            for s in range(0, enc.n, rows):
+                sl = slice(s, s + rows)
+                cv = self._cond_vec(combos[sl])
+                mu, logvar = net.encode(self._to_tensor(d_in[sl]), cv)
+                r, std = mu.shape[0], torch.exp(0.5 * logvar)
+                eps = torch.randn((r, k, lat), generator=gen, device=mu.device)
+                z = mu[:, None] + std[:, None] * eps
+                log_q = (-0.5 * eps**2 - torch.log(std)[:, None] - 0.5 * _LOG_2PI).sum(-1)
+                log_pz = (-0.5 * z**2 - 0.5 * _LOG_2PI).sum(-1)
+                raw = net.decode(z.reshape(r * k, lat), cv.repeat_interleave(k, 0))
+                log_px = self._data_loglik(
+                    raw, self._to_tensor(enc.x[sl], torch.float64).repeat_interleave(k, 0),
+                    self._to_tensor(enc.c[sl], torch.long).repeat_interleave(k, 0))
+                lw = log_px.reshape(r, k) + (log_pz - log_q).double()
+                out[sl] = (torch.logsumexp(lw, 1) - math.log(k)).cpu().numpy()
+        return out + self._log_p_combo(combos)
+
+    def _log_p_combo(self, combos: np.ndarray) -> np.ndarray:
+        """log p(declared values): joint frequencies plus one pseudo-row spread evenly over
+        all combinations, so a combination unseen in training keeps a finite score."""
+        if not self.cond_cols_:
+            return np.zeros(combos.shape[0])
+        index = {tuple(r): w for r, w in zip(self.combos_.tolist(), self.combo_counts_,
+                                             strict=True)}
+        counts = np.array([index.get(tuple(r), 0.0) for r in combos.tolist()])
+        return np.log((counts + 1.0 / self.n_combos_) / (self.combo_counts_.sum() + 1.0))
+
+    # -- sample ---------------------------------------------------------------------------
+    def _draw_combos(self, declared: dict[int, int], m: int,
+                     rng: np.random.Generator) -> np.ndarray:
+        """Declared columns' codes from their joint frequencies given the asked values; an
+        asked combination never seen in training keeps the frequencies of the other columns."""
+        combos, w = self.combos_, self.combo_counts_
+        pos = {j: k for k, j in enumerate(self.cond_cols_)}
+        if declared:
+            match = np.all([combos[:, pos[j]] == v for j, v in declared.items()], axis=0)
+            if match.any():
+                combos, w = combos[match], w[match]
+        out = combos[rng.choice(combos.shape[0], size=m, p=w / w.sum())]
+        for j, v in declared.items():
+            out[:, pos[j]] = v
+        return out
+
+    def _decode(self, z: torch.Tensor, combos: np.ndarray, gen: torch.Generator | None,
+                fixed: dict[int, int]) -> tuple[Encoded, np.ndarray]:
+        """Rows from latent codes: modes and categories drawn from their softmax (gumbel-max)
+        and alpha ~ N(a(z), s), or the most likely row when `gen` is None. Also returns
+        log prod_j p(v_j | z) of the `fixed` values, which are then written in."""
+        nrm, net, m = self.normalizer_, self.net_, z.shape[0]
+        x = np.empty((m, len(nrm.means)))
+        c = np.empty((m, len(nrm.n_codes)), np.int64)
+        log_accept = np.zeros(m)
+        net.eval()
+        with torch.no_grad():
+            sigma = net.sigma()
+            for s in range(0, m, _CHUNK):
+                sl = slice(s, s + _CHUNK)
+                raw = net.decode(z[sl], self._cond_vec(combos[sl]))
+                noisy = raw
+                if gen is not None:
+                    u = torch.rand(raw.shape, generator=gen, device=raw.device)
+                    noisy = raw - torch.log(-torch.log(u.clamp(1e-12, 1 - 1e-7)))
+                for b in nrm.blocks:
+                    if b.kind == "num":
+                        a = torch.tanh(raw[:, b.start])
+                        if gen is not None:
+                            a = a + sigma[b.index] * torch.randn(a.shape, generator=gen,
+                                                                 device=a.device)
+                        mode = noisy[:, b.start + 1:b.start + b.width].argmax(1).cpu().numpy()
+                        x[sl, b.index] = nrm.decode_numeric(b.index, a.double().cpu().numpy(),
+                                                            mode)
+                        continue
+                    span = raw[:, b.start:b.start + b.width]
+                    c[sl, b.index] = noisy[:, b.start:b.start + b.width].argmax(1).cpu().numpy()
+                    if b.index in fixed:
+                        log_accept[sl] += F.log_softmax(span, 1)[:, fixed[b.index]].cpu().numpy()
+        c[:, self.cond_cols_] = combos
+        for j, v in fixed.items():
+            c[:, j] = v
+        return Encoded(x=x, c=c), log_accept
+
+    def _sample_arrays(
+        self, n: int, conditions: dict[int, int], rng: np.random.Generator
+    ) -> Encoded:
+        gen, dev, lat = torch_generator(rng, self.device_), self.device_, self.latent_dim
+        declared = {j: v for j, v in conditions.items() if j in self.cond_cols_}
+        other = {j: v for j, v in conditions.items() if j not in self.cond_cols_}
+        if not other:  # prior draws, declared values fed to the decoder: exact
+            z = torch.randn((n, lat), generator=gen, device=dev)
+            return self._decode(z, self._draw_combos(declared, n, rng), gen, {})[0]
+        kept: list[Encoded] = []
+        got, proposed, budget = 0, 0, _PROPOSALS_PER_ROW * n + 200_000
+        while got < n and proposed < budget:
+            rate = got / proposed if proposed else 1.0
+            m = int(min(max((n - got) / max(rate, 1e-3) * 1.2, 256), budget - proposed))
+            z = torch.randn((m, lat), generator=gen, device=dev)
+            enc, log_acc = self._decode(z, self._draw_combos(declared, m, rng), gen, other)
+            ok = np.log(rng.random(m)) < log_acc  # accept with probability prod p(v_j | z)
+            kept.append(Encoded(x=enc.x[ok], c=enc.c[ok]))
+            got, proposed = got + int(ok.sum()), proposed + m
+            if proposed >= 20_000 and (n - got) * proposed > (budget - proposed) * max(got, 1):
+                break  # the budget cannot fill the rest at this rate: resample at once
+        if got < n:
+            kept.append(self._resample(n - got, declared, other, rng, gen))
+        return Encoded(x=np.concatenate([k.x for k in kept])[:n],
+                       c=np.concatenate([k.c for k in kept])[:n])
+
+    def _resample(self, n: int, declared: dict[int, int], other: dict[int, int],
+                  rng: np.random.Generator, gen: torch.Generator) -> Encoded:
+        """Importance resampling of z for rare values: proposal N(m_v, diag v_v), the
+        aggregate posterior of training rows holding the rarest asked value v."""
+        rare = min(other, key=lambda j: self.counts_[j][other[j]] / self.counts_[j].sum())
+        off = int(self.code_offsets_[rare] + other[rare])
+        mean, sd = self.net_.agg_mean[off], self.net_.agg_var[off].sqrt()
+        pool = min(max(_POOL_PER_ROW * n, 10_000), 4 * _CHUNK)
+        eps = torch.randn((pool, self.latent_dim), generator=gen, device=self.device_)
+        z = mean + sd * eps
+        log_w = ((-0.5 * z**2).sum(1) - (-0.5 * eps**2 - torch.log(sd)).sum(1)).double()
+        combos = self._draw_combos(declared, pool, rng)
+        log_w = log_w.cpu().numpy() + self._decode(z, combos, gen, other)[1]
+        w = np.exp(log_w - log_w.max())
+        pick = rng.choice(pool, size=n, p=w / w.sum())
+        return self._decode(z[torch.as_tensor(pick, device=z.device)], combos[pick], gen,
+                            other)[0]
+
+    # -- latent space ---------------------------------------------------------------------
+    def encode(self, data: TableSource) -> np.ndarray:
+        """Posterior means E[z | row], (n, latent_dim), of a table with the training columns."""
+        self._check_fitted()
+        enc = self.schema_.encode(read_table(data))
+        combos = np.maximum(enc.c[:, self.cond_cols_], 0)
+        with torch.no_grad():
+            self.net_.eval()
+            mu, _ = self.net_.encode(self._to_tensor(self._encoder_input(enc)),
+                                     self._cond_vec(combos))
+        return mu.double().cpu().numpy()
+
+    def decode(self, z: np.ndarray, *, conditions: Conditions | None = None) -> pd.DataFrame:
+        """The most likely row for each latent code z (n, latent_dim): argmax modes and
+        categories, alpha at its mean. Declared condition columns take `conditions`, else
+        their most frequent combination."""
+        self._check_fitted()
+        z = np.asarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ParameterError(f"z must have shape (n, {self.latent_dim}), got {z.shape}")
+        codes = self._condition_codes(conditions)
+        bad = sorted(self.schema_.categorical[j].name for j in codes if j not in self.cond_cols_)
+        if bad:
+            raise ParameterError(f"decode conditions must be columns declared at fit "
+                                 f"{[self.schema_.categorical[j].name for j in self.cond_cols_]}"
+                                 f", got {bad}")
+        pos = {j: k for k, j in enumerate(self.cond_cols_)}
+        match = np.all([self.combos_[:, pos[j]] == v for j, v in codes.items()], axis=0)
+        weight = np.where(match, self.combo_counts_, -1.0) if match.any() else self.combo_counts_
+        top = self.combos_[np.argmax(weight)].copy()
+        for j, v in codes.items():
+            top[pos[j]] = v
+        return self._decode_table(z, np.repeat(top[None], z.shape[0], 0))
+
+    def _decode_table(self, z: np.ndarray, combos: np.ndarray) -> pd.DataFrame:
+        enc, _ = self._decode(self._to_tensor(z), combos, None, {})
+        return self.schema_.decode(enc, np.random.default_rng(0))
+
+    def interpolate(self, row_a: pd.DataFrame | pd.Series | dict[str, Any],
+                    row_b: pd.DataFrame | pd.Series | dict[str, Any],
+                    steps: int = 8) -> pd.DataFrame:
+        """`steps` rows decoded along the straight line between the posterior means of two
+        rows (both ends included); declared condition columns switch from a's to b's values
+        half-way."""
+        self._check_fitted()
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+            raise ParameterError(f"steps must be an integer >= 2, got {steps!r}")
+        rows = [r if isinstance(r, pd.DataFrame) else pd.DataFrame([dict(r)])
+                for r in (row_a, row_b)]
+        if any(len(r) != 1 for r in rows):
+            raise ParameterError("row_a and row_b must each be a single row")
+        both = pd.concat(rows, ignore_index=True)
+        za, zb = self.encode(both)
+        t = np.linspace(0.0, 1.0, int(steps))[:, None]
+        combos = np.maximum(self.schema_.encode(both).c[:, self.cond_cols_], 0)
+        return self._decode_table((1 - t) * za + t * zb, combos[(t[:, 0] >= 0.5).astype(int)])
+
+    # -- persistence ----------------------------------------------------------------------
+    def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        nrm, n_codes = meta["normalizer"], self.schema_.n_codes()
+        if (len(nrm["means"]) != len(self.schema_.numeric) or list(nrm["n_codes"]) != n_codes
+                or [len(k) for k in meta["counts"]] != n_codes
+                or any(not 0 <= int(j) < len(n_codes) for j in meta["cond_cols"])):
+            raise ValueError("fitted metadata does not match the codec's columns")
+        return super()._expected_shapes(meta)
+
+    def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        super()._restore(meta, tensors)
+        self._setup(meta)
