@@ -8,4 +8,14 @@ from genlab.models.gaussian import Gaussian
 from genlab.models.mixture import GaussianMixture
 from genlab.models.vae import VAE
 
-__all__ = ["GAN", "VAE", "Flow", "Gaussian", "GaussianCopula", "GaussianMixture", "Model", "families", "load"]
+__all__ = [
+    "GAN",
+    "VAE",
+    "Flow",
+    "Gaussian",
+    "GaussianCopula",
+    "GaussianMixture",
+    "Model",
+    "families",
+    "load",
+]
