@@ -141,7 +141,9 @@ def score(train: pd.DataFrame, test: pd.DataFrame, synth: pd.DataFrame) -> dict[
     x_cols = [c for c in train.columns if c != TARGET]
     y_test = (test[TARGET] == ">50K").to_numpy()
     allx = _gb_frame(pd.concat([train[x_cols], synth[x_cols], test[x_cols]], ignore_index=True))
-    xs_train, xs_synth, xs_test = np.split(allx, [len(train), len(train) + len(synth)])
+    xs_train = allx.iloc[:len(train)]
+    xs_synth = allx.iloc[len(train):len(train) + len(synth)]
+    xs_test = allx.iloc[len(train) + len(synth):]
     for tag, x, y in (("tstr", xs_synth, synth[TARGET] == ">50K"),
                       ("trtr", xs_train, train[TARGET] == ">50K")):
         model = HistGradientBoostingClassifier(random_state=0, categorical_features="from_dtype")

@@ -14,6 +14,7 @@ from genlab.evaluate import evaluate
 from genlab.models import (
     GAN,
     VAE,
+    Autoregressive,
     Flow,
     Gaussian,
     GaussianCopula,
@@ -24,6 +25,7 @@ from genlab.models import (
 )
 
 __all__ = [
+    "Autoregressive",
     "DataError",
     "Flow",
     "GAN",

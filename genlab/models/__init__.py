@@ -1,5 +1,6 @@
 """Model families on one contract (see `genlab.models.base`)."""
 
+from genlab.models.autoregressive import Autoregressive
 from genlab.models.base import Model, families, load
 from genlab.models.copula import GaussianCopula
 from genlab.models.flow import Flow
@@ -11,6 +12,7 @@ from genlab.models.vae import VAE
 __all__ = [
     "GAN",
     "VAE",
+    "Autoregressive",
     "Flow",
     "Gaussian",
     "GaussianCopula",

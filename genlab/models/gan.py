@@ -166,7 +166,7 @@ class GAN(NeuralModel):
         val_fraction: float = 0.0,
         patience: int = 15,
         grad_clip: float | None = None,
-        max_minutes: float | None = 2.5,
+        max_minutes: float | None = 2.0,
         warmup_steps: int = 200,
         device: str = "auto",
         seed: int | None = None,

@@ -162,7 +162,7 @@ class VAE(NeuralModel):
         val_fraction: float = 0.1,
         patience: int = 20,
         grad_clip: float | None = 5.0,
-        max_minutes: float | None = 2.5,
+        max_minutes: float | None = 2.0,
         warmup_steps: int = 0,
         device: str = "auto",
         seed: int | None = None,
