@@ -15,6 +15,7 @@ from genlab.models import (
     GAN,
     VAE,
     Autoregressive,
+    BayesianNetwork,
     Flow,
     Gaussian,
     GaussianCopula,
@@ -26,6 +27,7 @@ from genlab.models import (
 
 __all__ = [
     "Autoregressive",
+    "BayesianNetwork",
     "DataError",
     "Flow",
     "GAN",

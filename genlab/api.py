@@ -69,5 +69,9 @@ def report(
             "training fingerprint": model.fingerprint_[:16],
             "log_prob": "exact" if model.log_prob_is_exact else "bound / estimate",
         }
+    extra = None
+    graph_html = getattr(model, "graph_html", None)
+    if callable(graph_html):  # families with a structure (the Bayesian network) show it
+        extra = [("Learned dependency graph", graph_html())]
     return build_report(real_df, synth_df, path, title=title, kinds=kinds, history=history,
-                        model_info=info)
+                        model_info=info, extra_sections=extra)

@@ -2,6 +2,7 @@
 
 from genlab.models.autoregressive import Autoregressive
 from genlab.models.base import Model, families, load
+from genlab.models.bayesnet import BayesianNetwork
 from genlab.models.copula import GaussianCopula
 from genlab.models.flow import Flow
 from genlab.models.gan import GAN
@@ -13,6 +14,7 @@ __all__ = [
     "GAN",
     "VAE",
     "Autoregressive",
+    "BayesianNetwork",
     "Flow",
     "Gaussian",
     "GaussianCopula",
