@@ -186,12 +186,13 @@ def report_cmd(
 def models(quiet: Quiet = False) -> None:
     """List the model families and what each supports."""
     table = Table(title="genlab model families")
-    for col in ("name", "class", "log_prob", "conditions", "latent", "when to use"):
+    for col in ("name", "class", "log_prob", "conditions", "latent", "fit on Adult",
+                "when to use"):
         table.add_column(col)
     for name, cls in sorted(families().items()):
         lp = ("exact" if cls.log_prob_is_exact else "bound") if cls.supports_log_prob else "no"
         table.add_row(name, cls.__name__, lp, cls.conditioning, "yes" if cls.has_latent else "no",
-                      cls.when_to_use)
+                      cls.adult_fit_time, cls.when_to_use)
     _out.print(table)
 
 

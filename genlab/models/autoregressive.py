@@ -120,6 +120,7 @@ class Autoregressive(NeuralModel):
     models_missing: ClassVar[bool] = True
     summary: ClassVar[str] = "Product of per-column conditionals (masked MLP or transformer)"
     when_to_use: ClassVar[str] = "Exact likelihoods and high-fidelity mixed tables"
+    adult_fit_time: ClassVar[str] = "~20 s"
     conditioning: ClassVar[str] = "exact (declared: ordered first; others: rejection sampling)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         **NeuralModel._parameter_constraints,

@@ -90,6 +90,7 @@ class Model:
     models_missing: ClassVar[bool] = False
     summary: ClassVar[str] = ""
     when_to_use: ClassVar[str] = ""
+    adult_fit_time: ClassVar[str] = ""  # measured by benchmarks/tabular.py on 2 CPU cores
     conditioning: ClassVar[str] = ""
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {"seed": ("int?", 0, 2**63 - 1)}
 

@@ -90,6 +90,7 @@ class GaussianCopula(Model):
     family: ClassVar[str] = "copula"
     summary: ClassVar[str] = "Empirical marginals joined by a Gaussian copula"
     when_to_use: ClassVar[str] = "The strong classical default: fast, faithful marginals"
+    adult_fit_time: ClassVar[str] = "< 1 s"
     conditioning: ClassVar[str] = "truncated latent (exact for one column)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         **Model._parameter_constraints,

@@ -99,6 +99,7 @@ class Flow(NeuralModel):
     log_prob_is_exact: ClassVar[bool] = True
     summary: ClassVar[str] = "Neural spline flow over normal scores, autoregressive categories"
     when_to_use: ClassVar[str] = "Exact likelihoods with flexible non-linear dependence"
+    adult_fit_time: ClassVar[str] = "~30 s"
     conditioning: ClassVar[str] = "exact (declared: ordered first; others: rejection sampling)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         **NeuralModel._parameter_constraints,

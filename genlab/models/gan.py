@@ -137,6 +137,7 @@ class GAN(NeuralModel):
     log_prob_is_exact: ClassVar[bool] = False
     summary: ClassVar[str] = "Conditional GAN (CTGAN): WGAN-GP, PacGAN, training-by-sampling"
     when_to_use: ClassVar[str] = "Realistic rows for mixed tables; no likelihood needed"
+    adult_fit_time: ClassVar[str] = "~2 min"
     conditioning: ClassVar[str] = ("conditional vector of the rarest asked value + rejection; "
                                    "row count guaranteed (rare combinations fixed in)")
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {

@@ -100,6 +100,7 @@ class Gaussian(MixtureFamily):
     family: ClassVar[str] = "gaussian"
     summary: ClassVar[str] = "Maximum-likelihood multivariate normal (one per condition group)"
     when_to_use: ClassVar[str] = "A baseline, teaching, near-normal numeric data"
+    adult_fit_time: ClassVar[str] = "< 1 s"
     conditioning: ClassVar[str] = "exact (groups + Bayes' rule)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         **Model._parameter_constraints,

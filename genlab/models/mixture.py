@@ -60,6 +60,7 @@ class GaussianMixture(MixtureFamily):
     family: ClassVar[str] = "mixture"
     summary: ClassVar[str] = "Gaussian mixture with latent classes, EM + BIC"
     when_to_use: ClassVar[str] = "Multi-modal numeric data, clusters, fast exact likelihoods"
+    adult_fit_time: ClassVar[str] = "~20 s"
     conditioning: ClassVar[str] = "exact (Bayes' rule over components)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         **Model._parameter_constraints,

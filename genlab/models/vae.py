@@ -134,6 +134,7 @@ class VAE(NeuralModel):
     has_latent: ClassVar[bool] = True
     summary: ClassVar[str] = "Variational autoencoder (TVAE style), IWAE log_prob, CVAE option"
     when_to_use: ClassVar[str] = "Realistic rows, a latent space (encode/interpolate), scores"
+    adult_fit_time: ClassVar[str] = "~2 min"
     conditioning: ClassVar[str] = ("declared: CVAE inputs (exact); others: rejection on "
                                    "p(value | z) (exact), importance resampling for rare values")
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
