@@ -174,6 +174,14 @@ def score(train: pd.DataFrame, test: pd.DataFrame, synth: pd.DataFrame) -> dict[
     out["dcr_ratio"] = float(np.median(d_synth) / np.median(d_test))
     out["exact_copy_share"] = float(np.mean(d_synth < 1e-9))
     del rng
+    # genlab's own evaluation suite on the same pair: its headline verdicts for every tool
+    import genlab
+
+    suite = genlab.evaluate(train=train, test=test, synthetic=synth, target=TARGET,
+                            sensitive=["sex", "race"])
+    out["genlab_evaluate"] = {k: {"value": v["value"], "verdict": v["verdict"]}
+                              for k, v in suite.summary.items()}
+    out["membership_auc"] = suite.scores["privacy"].get("membership_auc")
     return out
 
 
@@ -233,6 +241,16 @@ def markdown(results: dict[str, dict[str, float]]) -> str:
             lines.append(f"| {tool} | {r['test_log_prob_mean']:.2f} | "
                          f"{r['test_log_prob_finite']:.3f} | {r['shuffled_log_prob_mean']:.2f} | "
                          f"{r['log_prob_s']:.2f} |")
+    lines += ["", "`genlab evaluate` on the same pairs (target income, sensitive sex, race):", "",
+              "| tool | quality | utility gap (ROC AUC) | privacy (DCR ratio) | membership AUC "
+              "| bias flags |", "|---|---|---|---|---|---|"]
+    for tool, r in results.items():
+        ev = r.get("genlab_evaluate")
+        if ev:
+            cell = {k: f"{v['value']:.3g} ({v['verdict']})" if v["value"] is not None
+                    else v["verdict"] for k, v in ev.items()}
+            lines.append(f"| {tool} | {cell['quality']} | {cell['utility_gap']} | "
+                         f"{cell['privacy_risk']} | {r['membership_auc']:.3f} | {cell['bias']} |")
     trtr = next(iter(results.values()), {}).get("trtr_roc_auc")
     if trtr is not None:
         lines.append(f"\nTrain-on-real ROC AUC (same classifier, same hold-out): {trtr:.3f}")
