@@ -126,3 +126,14 @@ def test_failed_write_leaves_no_partial_file(tmp_path, model_file, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         runner.invoke(app, ["sample", str(model_file), "-o", str(target)], catch_exceptions=False)
     assert list(tmp_path.glob("s.csv*")) == []
+
+
+def test_report_shows_bayesnet_graph(tmp_path, table):
+    model = tmp_path / "bn.genlab"
+    assert run("fit", table, "--model", "bayesnet", "-o", model, "-q")[0] == 0
+    assert run("sample", model, "-n", "300", "-o", tmp_path / "s.csv", "-q")[0] == 0
+    code, text = run("report", "--real", table, "--synthetic", tmp_path / "s.csv",
+                     "--model", model, "-o", tmp_path / "r.html")
+    assert code == 0, text
+    html = (tmp_path / "r.html").read_text()
+    assert "Learned dependency graph" in html and "BayesianNetwork" in html
