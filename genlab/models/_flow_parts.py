@@ -18,34 +18,11 @@ from zuko.flows.autoregressive import MaskedAutoregressiveTransform
 from zuko.flows.gaussianization import ElementWiseTransform
 from zuko.transforms import MonotonicRQSTransform
 
-from genlab.models._marginal import PiecewiseMarginal
-
-__all__ = ["CategoricalMADE", "FlowNet", "smooth_marginal"]
+__all__ = ["CategoricalMADE", "FlowNet"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def smooth_marginal(values: np.ndarray, *, resolution: float) -> PiecewiseMarginal:
-    """Piecewise-linear CDF through K empirical quantiles (K = n/30, between 8 and 512),
-    with linear tails one range wide holding 1/(n+1) each: a smooth density for columns
-    whose values are mostly unique (e.g. Adult's fnlwgt), where per-value atoms would put
-    half the mass on the training values. The flow's splines refine the shape."""
-    v = np.sort(values.astype(np.float64))
-    n = v.size
-    k = int(np.clip(n // 30, 8, 512))
-    tail = 1.0 / (n + 1)
-    q = np.linspace(0.0, 1.0, k + 1)
-    xs = np.quantile(v, q)
-    xs[0], xs[-1] = v[0] - resolution / 2, v[-1] + resolution / 2
-    xs, first = np.unique(xs, return_index=True)
-    cdf = tail + (1 - 2 * tail) * q[first]
-    if xs.size == 1:
-        xs, cdf = np.r_[xs - 0.5, xs + 0.5], np.r_[tail, 1 - tail]
-    cdf[-1] = 1 - tail
-    span = max(float(xs[-1] - xs[0]), 1e-9)
-    xs = np.r_[xs[0] - span, xs, xs[-1] + span]
-    cdf = np.r_[0.0, cdf, 1.0]
-    return PiecewiseMarginal(xs=xs, cdf_knots=cdf, lo=float(v[0]), hi=float(v[-1]))
 
 
 def _softmax(a: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,14 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from genlab.data.tabular import ColumnSpec
-from genlab.models._marginal import PiecewiseMarginal, fit_empirical, fit_parametric
+from genlab.models._marginal import (
+    PiecewiseMarginal,
+    fit_empirical,
+    fit_parametric,
+    marginals_from_state,
+    marginals_shapes,
+    marginals_state,
+)
 
 __all__ = ["LatentMap", "NormalScores", "Standardiser", "latent_from_state"]
 
@@ -131,11 +138,7 @@ class NormalScores(LatentMap):
         return z
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        tensors: dict[str, np.ndarray] = {}
-        for j, m in enumerate(self.marginals):
-            tensors[f"latent.{j}.xs"] = m.xs
-            tensors[f"latent.{j}.cdf"] = m.cdf_knots
-            tensors[f"latent.{j}.range"] = np.array([m.lo, m.hi])
+        tensors = marginals_state(self.marginals, "latent")
         meta = {"latent": self.name, "knots": [int(m.xs.size) for m in self.marginals],
                 "marginal_families": self.families}
         return meta, tensors
@@ -150,11 +153,7 @@ def latent_shapes(meta: dict[str, Any], d: int) -> dict[str, tuple[int, ...]]:
     knots = list(meta["knots"])
     if len(knots) != d:
         raise ValueError(f"config lists {len(knots)} marginals for {d} numeric columns")
-    shapes: dict[str, tuple[int, ...]] = {}
-    for j, k in enumerate(knots):
-        shapes.update({f"latent.{j}.xs": (int(k),), f"latent.{j}.cdf": (int(k),),
-                       f"latent.{j}.range": (2,)})
-    return shapes
+    return marginals_shapes(knots, "latent")
 
 
 def latent_from_state(meta: dict[str, Any], tensors: dict[str, np.ndarray], d: int) -> LatentMap:
@@ -164,11 +163,5 @@ def latent_from_state(meta: dict[str, Any], tensors: dict[str, np.ndarray], d: i
         if np.any(scale <= 0):
             raise ValueError("latent.scale must be positive")
         return Standardiser(tensors["latent.loc"], scale)
-    marginals = []
-    for j in range(d):
-        xs, cdf = tensors[f"latent.{j}.xs"], tensors[f"latent.{j}.cdf"]
-        if np.any(np.diff(xs) <= 0) or np.any(np.diff(cdf) < 0):
-            raise ValueError(f"marginal {j} knots are not increasing")
-        lo, hi = tensors[f"latent.{j}.range"]
-        marginals.append(PiecewiseMarginal(xs, cdf, float(lo), float(hi)))
+    marginals = marginals_from_state(dict(tensors), d, "latent")
     return NormalScores(marginals, dict(meta.get("marginal_families") or {}))

@@ -23,7 +23,19 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["PiecewiseMarginal", "fit_empirical", "fit_parametric"]
+from genlab.data.tabular import ColumnSpec
+
+__all__ = [
+    "PiecewiseMarginal",
+    "column_resolution",
+    "fit_adaptive",
+    "fit_empirical",
+    "fit_parametric",
+    "marginals_from_state",
+    "marginals_shapes",
+    "marginals_state",
+    "smooth_marginal",
+]
 
 
 @dataclass
@@ -167,3 +179,84 @@ def fit_parametric(
     fitted = PiecewiseMarginal(xs=xs, cdf_knots=cdf, lo=lo, hi=hi)
     fitted._v, fitted._h = base._v, base._h
     return fitted, best_name
+
+
+def smooth_marginal(values: np.ndarray, *, resolution: float) -> PiecewiseMarginal:
+    """Piecewise-linear CDF through K empirical quantiles (K = n/30, between 8 and 512),
+    with linear tails one range wide holding 1/(n+1) each: a smooth density for columns
+    whose values are mostly unique (e.g. Adult's fnlwgt), where per-value atoms would put
+    half the mass on the training values. The flow's splines refine the shape."""
+    v = np.sort(values.astype(np.float64))
+    n = v.size
+    k = int(np.clip(n // 30, 8, 512))
+    tail = 1.0 / (n + 1)
+    q = np.linspace(0.0, 1.0, k + 1)
+    xs = np.quantile(v, q)
+    xs[0], xs[-1] = v[0] - resolution / 2, v[-1] + resolution / 2
+    xs, first = np.unique(xs, return_index=True)
+    cdf = tail + (1 - 2 * tail) * q[first]
+    if xs.size == 1:
+        xs, cdf = np.r_[xs - 0.5, xs + 0.5], np.r_[tail, 1 - tail]
+    cdf[-1] = 1 - tail
+    span = max(float(xs[-1] - xs[0]), 1e-9)
+    xs = np.r_[xs[0] - span, xs, xs[-1] + span]
+    cdf = np.r_[0.0, cdf, 1.0]
+    return PiecewiseMarginal(xs=xs, cdf_knots=cdf, lo=float(v[0]), hi=float(v[-1]))
+
+
+SMOOTH_SINGLETONS = 0.2  # share of values seen once above which a column gets `smooth_marginal`
+
+
+def column_resolution(spec: ColumnSpec) -> float:
+    """The spacing of a numeric column's values (its dequantisation width), in model units."""
+    if spec.kind == "integer":
+        return 1.0
+    if spec.kind == "datetime":
+        per_day = {"D": 1.0, "s": 86_400.0, "ms": 86_400_000.0}
+        return 1.0 / per_day[spec.datetime_resolution] if spec.datetime_resolution else 0.0
+    return 10.0 ** -spec.decimals if spec.decimals is not None else 0.0
+
+
+def fit_adaptive(values: np.ndarray, spec: ColumnSpec) -> tuple[PiecewiseMarginal, np.ndarray]:
+    """`smooth_marginal` for columns of mostly unique values, `fit_empirical` otherwise;
+    returns the marginal and each value's dequantisation half-width."""
+    uniques, counts = np.unique(values, return_counts=True)
+    r = column_resolution(spec)
+    if np.mean(counts == 1) * uniques.size / values.size > SMOOTH_SINGLETONS:
+        return smooth_marginal(values, resolution=r), np.full(values.shape, r / 2)
+    integer = spec.kind == "integer" or spec.datetime_resolution == "D"
+    m = fit_empirical(values, integer=integer, decimals=spec.decimals)
+    return m, m.half_widths(values)
+
+
+def marginals_state(marginals: list[PiecewiseMarginal], prefix: str) -> dict[str, np.ndarray]:
+    """Tensors of a list of marginals for the model file: `<prefix>.<j>.xs|cdf|range`."""
+    tensors: dict[str, np.ndarray] = {}
+    for j, m in enumerate(marginals):
+        tensors[f"{prefix}.{j}.xs"] = m.xs
+        tensors[f"{prefix}.{j}.cdf"] = m.cdf_knots
+        tensors[f"{prefix}.{j}.range"] = np.array([m.lo, m.hi])
+    return tensors
+
+
+def marginals_shapes(knots: list[int], prefix: str) -> dict[str, tuple[int, ...]]:
+    """Shapes `marginals_state` writes for marginals with these knot counts."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for j, k in enumerate(knots):
+        shapes.update({f"{prefix}.{j}.xs": (int(k),), f"{prefix}.{j}.cdf": (int(k),),
+                       f"{prefix}.{j}.range": (2,)})
+    return shapes
+
+
+def marginals_from_state(
+    tensors: dict[str, np.ndarray], d: int, prefix: str
+) -> list[PiecewiseMarginal]:
+    """Inverse of `marginals_state`; removes its tensors from `tensors` and checks the knots."""
+    out = []
+    for j in range(d):
+        xs, cdf = tensors.pop(f"{prefix}.{j}.xs"), tensors.pop(f"{prefix}.{j}.cdf")
+        lo, hi = tensors.pop(f"{prefix}.{j}.range")
+        if np.any(np.diff(xs) <= 0) or np.any(np.diff(cdf) < 0):
+            raise ValueError(f"marginal {j} knots are not increasing")
+        out.append(PiecewiseMarginal(xs, cdf, float(lo), float(hi)))
+    return out

@@ -13,8 +13,13 @@ from scipy.special import ndtr
 
 from genlab.data.tabular import CATEGORICAL_KINDS, NUMERIC_KINDS, Encoded
 from genlab.models._ar_heads import ARNet, build_net, output_bias
-from genlab.models._flow_parts import smooth_marginal
-from genlab.models._marginal import PiecewiseMarginal, fit_empirical
+from genlab.models._marginal import (
+    PiecewiseMarginal,
+    fit_adaptive,
+    marginals_from_state,
+    marginals_shapes,
+    marginals_state,
+)
 from genlab.models.base import ParamSpec
 from genlab.models.neural import NeuralModel
 
@@ -23,7 +28,6 @@ __all__ = ["Autoregressive"]
 _U_EPS = 1e-12
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 _CHUNK = 65_536
-_SMOOTH_SINGLETONS = 0.2  # share of values seen once above which a column gets a smooth marginal
 _REJECTION_BUDGET = 4_000_000  # proposals per sampling call before importance resampling
 
 
@@ -40,14 +44,6 @@ def _one_thread(device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _resolution(kind: str, decimals: int | None, datetime_resolution: str | None) -> float:
-    if kind == "integer":
-        return 1.0
-    if kind == "datetime":
-        return {"D": 1.0, "s": 1.0 / 86_400}.get(datetime_resolution or "", 0.0)
-    return 10.0 ** -decimals if decimals is not None else 0.0
 
 
 class Autoregressive(NeuralModel):
@@ -152,23 +148,7 @@ class Autoregressive(NeuralModel):
         device: str = "auto",
         seed: int | None = None,
     ) -> None:
-        self.network = network
-        self.hidden = hidden
-        self.layers = layers
-        self.components = components
-        self.order = order
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.grad_clip = grad_clip
-        self.max_minutes = max_minutes
-        self.warmup_steps = warmup_steps
-        self.device = device
-        self.seed = seed
+        self._init_params(locals())
 
     net_: ARNet
 
@@ -212,16 +192,8 @@ class Autoregressive(NeuralModel):
         half = np.zeros(x.shape)
         for j, spec in enumerate(self.schema_.numeric):
             ok = ~np.isnan(x[:, j])
-            values, counts = np.unique(x[ok, j], return_counts=True)
-            r = _resolution(spec.kind, spec.decimals, spec.datetime_resolution)
-            if np.mean(counts == 1) * values.size / ok.sum() > _SMOOTH_SINGLETONS:
-                self.marginals_.append(smooth_marginal(x[ok, j], resolution=r))
-                half[ok, j] = r / 2
-            else:
-                integer = spec.kind == "integer" or spec.datetime_resolution == "D"
-                m = fit_empirical(x[ok, j], integer=integer, decimals=spec.decimals)
-                self.marginals_.append(m)
-                half[ok, j] = m.half_widths(x[ok, j])
+            marginal, half[ok, j] = fit_adaptive(x[ok, j], spec)
+            self.marginals_.append(marginal)
         cats = [("c", j) for j in conditions]
         if self.order == "data":
             num_i, cat_i = iter(range(x.shape[1])), iter(range(enc.c.shape[1]))
@@ -384,11 +356,7 @@ class Autoregressive(NeuralModel):
     # -- persistence ----------------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, tensors = super()._state()
-        for j, m in enumerate(self.marginals_):
-            tensors[f"marginal.{j}.xs"] = m.xs
-            tensors[f"marginal.{j}.cdf"] = m.cdf_knots
-            tensors[f"marginal.{j}.range"] = np.array([m.lo, m.hi])
-        return meta, tensors
+        return meta, {**tensors, **marginals_state(self.marginals_, "marginal")}
 
     def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         d, n_codes = len(self.schema_.numeric), self.schema_.n_codes()
@@ -401,20 +369,10 @@ class Autoregressive(NeuralModel):
                 or len(meta["missing"]) != d
                 or list(meta["n_codes"]) != [n_codes[j] for j in cat_order]):
             raise ValueError("fitted metadata does not match the codec's columns")
-        shapes = super()._expected_shapes(meta)
-        for j, k in enumerate(knots):
-            shapes.update({f"marginal.{j}.xs": (k,), f"marginal.{j}.cdf": (k,),
-                           f"marginal.{j}.range": (2,)})
-        return shapes
+        return {**super()._expected_shapes(meta), **marginals_shapes(knots, "marginal")}
 
     def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
-        self.marginals_ = []
-        for j in range(len(self.schema_.numeric)):
-            xs, cdf = tensors.pop(f"marginal.{j}.xs"), tensors.pop(f"marginal.{j}.cdf")
-            lo, hi = tensors.pop(f"marginal.{j}.range")
-            if np.any(np.diff(xs) <= 0) or np.any(np.diff(cdf) < 0):
-                raise ValueError(f"marginal {j} knots are not increasing")
-            self.marginals_.append(PiecewiseMarginal(xs, cdf, float(lo), float(hi)))
+        self.marginals_ = marginals_from_state(tensors, len(self.schema_.numeric), "marginal")
         super()._restore(meta, tensors)
 
 

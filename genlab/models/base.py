@@ -105,6 +105,14 @@ class Model:
         sig = inspect.signature(cls.__init__)
         return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
 
+    def _init_params(self, values: dict[str, Any]) -> None:
+        """Store the constructor's arguments (call with `locals()`), unvalidated as in
+        scikit-learn. Lists become tuples: JSON (model files, the command line) has no tuples,
+        and a loaded model must compare and print the same as the one saved."""
+        for name in self._param_names():
+            value = values[name]
+            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, as given."""
         return {name: getattr(self, name) for name in self._param_names()}

@@ -164,11 +164,7 @@ class BayesianNetwork(Model):
         alpha: float = 1.0,
         seed: int | None = None,
     ) -> None:
-        self.structure = structure
-        self.n_bins = n_bins
-        self.max_parents = max_parents
-        self.alpha = alpha
-        self.seed = seed
+        self._init_params(locals())
 
     # -- fit ------------------------------------------------------------------------------
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:

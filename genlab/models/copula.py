@@ -105,9 +105,7 @@ class GaussianCopula(Model):
         n_points: int = 256,
         seed: int | None = None,
     ) -> None:
-        self.marginals = marginals
-        self.n_points = n_points
-        self.seed = seed
+        self._init_params(locals())
 
     # -- fit ------------------------------------------------------------------------------
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:

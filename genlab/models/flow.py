@@ -9,9 +9,15 @@ import numpy as np
 import torch
 from scipy.special import ndtr
 
-from genlab.data.tabular import ColumnSpec, Encoded
-from genlab.models._flow_parts import FlowNet, smooth_marginal
-from genlab.models._marginal import PiecewiseMarginal, fit_empirical
+from genlab.data.tabular import Encoded
+from genlab.models._flow_parts import FlowNet
+from genlab.models._marginal import (
+    PiecewiseMarginal,
+    fit_adaptive,
+    marginals_from_state,
+    marginals_shapes,
+    marginals_state,
+)
 from genlab.models.base import ParamSpec
 from genlab.models.neural import NeuralModel, torch_generator
 
@@ -20,17 +26,7 @@ __all__ = ["Flow"]
 _U_EPS = 1e-12
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 _CHUNK = 65_536
-_SMOOTH_SINGLETONS = 0.2  # share of values seen once above which a column gets a smooth marginal
 _REJECTION_BUDGET = 4_000_000  # proposals per sampling call before falling back to resampling
-
-
-def _resolution(spec: ColumnSpec) -> float:
-    """The spacing of a column's values (its dequantisation width), in model units."""
-    if spec.kind == "integer":
-        return 1.0
-    if spec.kind == "datetime":
-        return {"D": 1.0, "s": 1.0 / 86_400}.get(spec.datetime_resolution or "", 0.0)
-    return 10.0 ** -spec.decimals if spec.decimals is not None else 0.0
 
 
 class Flow(NeuralModel):
@@ -133,24 +129,7 @@ class Flow(NeuralModel):
         device: str = "auto",
         seed: int | None = None,
     ) -> None:
-        self.transforms = transforms
-        self.hidden_features = hidden_features
-        self.hidden_layers = hidden_layers
-        self.bins = bins
-        self.embed = embed
-        self.coupling = coupling
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.grad_clip = grad_clip
-        self.max_minutes = max_minutes
-        self.warmup_steps = warmup_steps
-        self.device = device
-        self.seed = seed
+        self._init_params(locals())
 
     def _build(self, meta: dict[str, Any]) -> FlowNet:
         return FlowNet(
@@ -183,18 +162,9 @@ class Flow(NeuralModel):
         self.marginals_: list[PiecewiseMarginal] = []
         half = np.zeros(x.shape)
         for j, spec in enumerate(self.schema_.numeric):
-            col = x[:, j]
-            ok = ~np.isnan(col)
-            values, counts = np.unique(col[ok], return_counts=True)
-            r = _resolution(spec)
-            if np.mean(counts == 1) * values.size / ok.sum() > _SMOOTH_SINGLETONS:
-                self.marginals_.append(smooth_marginal(col[ok], resolution=r))
-                half[ok, j] = r / 2
-            else:
-                integer = spec.kind == "integer" or spec.datetime_resolution == "D"
-                m = fit_empirical(col[ok], integer=integer, decimals=spec.decimals)
-                self.marginals_.append(m)
-                half[ok, j] = m.half_widths(col[ok])
+            ok = ~np.isnan(x[:, j])
+            marginal, half[ok, j] = fit_adaptive(x[ok, j], spec)
+            self.marginals_.append(marginal)
         n_codes = self.schema_.n_codes()
         order = list(conditions) + [j for j in range(len(n_codes)) if j not in conditions]
         self.meta_ = {
@@ -321,11 +291,7 @@ class Flow(NeuralModel):
     # -- persistence ----------------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, tensors = super()._state()
-        for j, m in enumerate(self.marginals_):
-            tensors[f"marginal.{j}.xs"] = m.xs
-            tensors[f"marginal.{j}.cdf"] = m.cdf_knots
-            tensors[f"marginal.{j}.range"] = np.array([m.lo, m.hi])
-        return meta, tensors
+        return meta, {**tensors, **marginals_state(self.marginals_, "marginal")}
 
     def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         d = len(self.schema_.numeric)
@@ -339,17 +305,8 @@ class Flow(NeuralModel):
         with torch.random.fork_rng(devices=[]):
             state = self._build(meta).state_dict()
         shapes = {f"net.{k}": tuple(v.shape) for k, v in state.items()}
-        for j, k in enumerate(knots):
-            shapes.update({f"marginal.{j}.xs": (k,), f"marginal.{j}.cdf": (k,),
-                           f"marginal.{j}.range": (2,)})
-        return shapes
+        return {**shapes, **marginals_shapes(knots, "marginal")}
 
     def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
-        self.marginals_ = []
-        for j in range(len(self.schema_.numeric)):
-            xs, cdf = tensors.pop(f"marginal.{j}.xs"), tensors.pop(f"marginal.{j}.cdf")
-            lo, hi = tensors.pop(f"marginal.{j}.range")
-            if np.any(np.diff(xs) <= 0) or np.any(np.diff(cdf) < 0):
-                raise ValueError(f"marginal {j} knots are not increasing")
-            self.marginals_.append(PiecewiseMarginal(xs, cdf, float(lo), float(hi)))
+        self.marginals_ = marginals_from_state(tensors, len(self.schema_.numeric), "marginal")
         super()._restore(meta, tensors)

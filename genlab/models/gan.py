@@ -172,28 +172,7 @@ class GAN(NeuralModel):
         device: str = "auto",
         seed: int | None = None,
     ) -> None:
-        self.embedding_dim = embedding_dim
-        # lists (JSON, the command line) become tuples so a loaded model's repr is the same
-        self.generator_dim = tuple(generator_dim) if isinstance(
-            generator_dim, list) else generator_dim
-        self.discriminator_dim = tuple(discriminator_dim) if isinstance(
-            discriminator_dim, list) else discriminator_dim
-        self.pac = pac
-        self.discriminator_steps = discriminator_steps
-        self.gp_weight = gp_weight
-        self.max_modes = max_modes
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.grad_clip = grad_clip
-        self.max_minutes = max_minutes
-        self.warmup_steps = warmup_steps
-        self.device = device
-        self.seed = seed
+        self._init_params(locals())
 
     def train_config(self) -> TrainConfig:
         """The training settings; during a fit, `max_minutes` less the time already spent

@@ -115,9 +115,7 @@ class Gaussian(MixtureFamily):
         shrinkage: float = 10.0,
         seed: int | None = None,
     ) -> None:
-        self.covariance = covariance
-        self.shrinkage = shrinkage
-        self.seed = seed
+        self._init_params(locals())
 
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
         z = self._latent_for_fitting(enc, rng)

@@ -87,15 +87,7 @@ class GaussianMixture(MixtureFamily):
         transform: Literal["normal_scores", "standardise"] = "normal_scores",
         seed: int | None = None,
     ) -> None:
-        self.n_components = n_components
-        self.max_components = max_components
-        self.covariance = covariance
-        self.max_iter = max_iter
-        self.tol = tol
-        self.reg_covar = reg_covar
-        self.alpha = alpha
-        self.transform = transform
-        self.seed = seed
+        self._init_params(locals())
 
     def _make_latent(self, enc: Encoded, rng: np.random.Generator) -> LatentMap:
         if self.transform == "standardise":

@@ -168,25 +168,7 @@ class VAE(NeuralModel):
         device: str = "auto",
         seed: int | None = None,
     ) -> None:
-        self.latent_dim = latent_dim
-        # a list (JSON, the command line) becomes a tuple so a loaded model's repr is the same
-        self.hidden = tuple(hidden) if isinstance(hidden, list) else hidden
-        self.beta = beta
-        self.decoder_variance = decoder_variance
-        self.iwae_samples = iwae_samples
-        self.max_modes = max_modes
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.grad_clip = grad_clip
-        self.max_minutes = max_minutes
-        self.warmup_steps = warmup_steps
-        self.device = device
-        self.seed = seed
+        self._init_params(locals())
 
     def _validate_params(self) -> None:
         super()._validate_params()
