@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from genlab._atomic import atomic_path
 from genlab.evaluate._common import CATEGORICAL, labels, numeric, subsample
 from genlab.report import plots
+from genlab.report.html import BASE_CSS
 
 if TYPE_CHECKING:
     from genlab.evaluate.suite import _Details
@@ -28,21 +29,10 @@ __all__ = ["write_report"]
 
 REAL, SYNTH, HOLDOUT = plots.REAL_COLOR, plots.SYNTH_COLOR, "#2ca02c"
 PLOT_ROWS = 20_000
-_CSS = """
-:root{--fg:#1d2430;--muted:#5b6575;--line:#d9dee7;--bg:#f6f8fb;--card:#fff}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
- color:var(--fg);background:var(--bg)}
-main{max-width:1400px;margin:0 auto;padding:1.2rem 1.5rem 3rem}
-h1{margin:.2rem 0 .3rem;font-size:1.6rem}
-h2{margin:2rem 0 .7rem;font-size:1.2rem;border-bottom:1px solid var(--line);padding-bottom:.3rem}
+# the generic report's page style, plus what only the evaluation report draws
+_CSS = BASE_CSS + """
 h3{margin:1.2rem 0 .5rem;font-size:1rem}
-.meta{color:var(--muted);margin:0 0 .8rem}
-table{border-collapse:collapse;background:var(--card);font-size:13px;margin:.3rem 0 .8rem}
-th,td{border:1px solid var(--line);padding:.3rem .55rem;text-align:left;vertical-align:top}
-th{background:#eef1f6;font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.table-wrap{overflow-x:auto}
+table{margin:.3rem 0 .8rem}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:.8rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.7rem 1rem;
  border-left:6px solid #999}
@@ -51,15 +41,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .card .verdict{font-weight:600}
 .card p{margin:.3rem 0 0;font-size:13px}
 .good{border-left-color:#2e9d4d}.fair{border-left-color:#e0a100}.poor{border-left-color:#c8352b}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
-.row{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
-figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;
- padding:.5rem}
-figure img{display:block;max-width:100%;height:auto;margin:0 auto}
-figcaption{color:var(--muted);font-size:12px;margin-top:.3rem;text-align:center}
-.note{color:var(--muted)}
+.note{font-style:normal}
 ul.flags li{margin:.2rem 0}
-footer{color:var(--muted);font-size:12px;margin-top:3rem}
 """
 _TONE = {"good": "good", "low risk": "good", "no flags": "good", "fair": "fair",
          "moderate risk": "fair", "poor": "poor", "high risk": "poor"}

@@ -11,9 +11,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ColumnRow", "PlotItem", "ReportContent", "render_document"]
+__all__ = ["BASE_CSS", "ColumnRow", "PlotItem", "ReportContent", "render_document"]
 
-_CSS = """
+BASE_CSS = """
 :root{--fg:#1d2430;--muted:#5b6575;--line:#d9dee7;--bg:#f6f8fb;--card:#fff;--accent:#1f77b4}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
@@ -218,6 +218,6 @@ def render_document(content: ReportContent) -> str:
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<link rel="icon" href="data:,">'
-        f"<title>{_e(content.title)}</title><style>{_CSS}</style></head>"
+        f"<title>{_e(content.title)}</title><style>{BASE_CSS}</style></head>"
         f"<body><main>{body}</main></body></html>\n"
     )
