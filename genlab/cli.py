@@ -62,7 +62,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
-def _parse_value(text: str) -> Any:
+def _parameter_value(text: str) -> Any:
     """Read a hyperparameter value written on the command line (JSON, else a string)."""
     try:
         return json.loads(text)
@@ -92,31 +92,48 @@ def _check_output(path: Path) -> None:
 @app.command()
 @_clean_errors
 def fit(
-    data: Annotated[Path, typer.Argument(help="Training table (.csv or .parquet).")],
+    data: Annotated[Path, typer.Argument(
+        help="Training data: a table (.csv/.parquet), or another kind genlab detects "
+             "(images, text, molecules, music; see --data-kind).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Family name (see `genlab models`).")]
-    = "copula",
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="Family name (see `genlab models`); default per kind of data.")]
+    = None,
     condition: Annotated[
-        list[str], typer.Option("--condition", "-c", help="Categorical column to condition on.")
+        list[str], typer.Option("--condition", "-c", help="Column (or label) to condition on.")
     ] = [],  # noqa: B006 (typer reads the default)
     kind: Annotated[list[str], typer.Option(help="Override a column kind: col=kind.")] = [],  # noqa: B006
     param: Annotated[list[str], typer.Option("--param", "-p", help="Hyperparameter: name=value.")]
     = [],  # noqa: B006
+    data_kind: Annotated[str | None, typer.Option(
+        "--data-kind", help="Kind of data when detection guesses wrong (e.g. table, image).")]
+    = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     owner: Annotated[str | None, typer.Option(help="Owner recorded in the model file.")] = None,
     licence: Annotated[str | None, typer.Option(help="Licence recorded in the model file.")]
     = None,
     quiet: Quiet = False,
 ) -> None:
-    """Fit a model to a table and save it as one .genlab file."""
-    params = {k: _parse_value(v) for k, v in _pairs(param, "--param").items()}
+    """Fit a model to data and save it as one .genlab file."""
+    from genlab.modalities import TABLE, detect_modality, make_data_model
+
+    params = {k: _parameter_value(v) for k, v in _pairs(param, "--param").items()}
     if seed is not None:
         params["seed"] = seed
-    m = make_model(model, **params)
-    m.fit(data, condition or None, kinds=_pairs(kind, "--kind") or None)
+    modality, default_family = detect_modality(data, data_kind)
+    family = model or default_family
+    if modality == TABLE:
+        m: Any = make_model(family, **params)
+        m.fit(data, condition or None, kinds=_pairs(kind, "--kind") or None)
+    else:
+        if kind:
+            raise ParameterError(f"--kind applies to table columns, not to {modality} data")
+        m = make_data_model(modality, family, **params)
+        m.fit(data, conditions=condition or None)
     path = m.save(output, owner=owner, licence=licence)
     if not quiet:
-        _out.print(f"fitted {type(m).__name__} on {m.n_rows_} rows in {m.fit_seconds_:.1f}s "
+        what = "rows" if modality == TABLE else "items"
+        _out.print(f"fitted {type(m).__name__} on {m.n_rows_} {what} in {m.fit_seconds_:.1f}s "
                    f"-> {path}", highlight=False)
 
 
@@ -124,15 +141,27 @@ def fit(
 @_clean_errors
 def sample(
     model_file: Annotated[Path, typer.Argument(help="A .genlab model file.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Table to write.")],
-    n: Annotated[int, typer.Option("-n", help="Number of rows.")] = 1000,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where to write: a table for table models; for others e.g. a "
+                               "grid .png, a folder, a .txt or .mid file.")],
+    n: Annotated[int, typer.Option("-n", help="Number of rows / samples.")] = 1000,
     where: Annotated[list[str], typer.Option(help="Condition: column=value (repeatable).")] = [],  # noqa: B006
+    prompt: Annotated[str | None, typer.Option(help="Prefix every sample starts with "
+                                                    "(sequence models).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Draw synthetic rows from a model; the format follows the output's extension."""
-    _check_output(output)
+    """Draw synthetic samples from a model; the format follows the output's extension."""
     m = load(model_file)
+    if getattr(m, "modality", "table") != "table":
+        message = m.write_samples(output, n, seed=seed, where=_pairs(where, "--where"),
+                                  prompt=prompt)
+        if not quiet:
+            _out.print(message, highlight=False)
+        return
+    if prompt is not None:
+        raise ParameterError("--prompt applies to sequence models, not to table models")
+    _check_output(output)
     df = m.sample(n, conditions=_condition_values(m, _pairs(where, "--where")) or None, seed=seed)
     path = write_output(df, output)
     if not quiet:
@@ -167,16 +196,24 @@ def score(
 @app.command("report")
 @_clean_errors
 def report_cmd(
-    real: Annotated[Path, typer.Option(help="Real table.")],
-    synthetic: Annotated[Path, typer.Option(help="Synthetic table.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")],
-    model_file: Annotated[Path | None, typer.Option("--model", help="Model file, for its info.")]
+    real: Annotated[Path | None, typer.Option(help="Real data (table, or images/sequences for "
+                                                   "those models).")] = None,
+    synthetic: Annotated[Path | None, typer.Option(help="Synthetic table.")] = None,
+    model_file: Annotated[Path | None, typer.Option("--model", help="Model file, for its info "
+                                                    "(images/sequences: the report's subject).")]
     = None,
     quiet: Quiet = False,
 ) -> None:
-    """Write a self-contained HTML report comparing real and synthetic data."""
+    """Write a self-contained HTML report: real vs synthetic tables, or an image / sequence
+    model's samples, scores and latent views."""
     m = load(model_file) if model_file is not None else None
-    path = report(real, synthetic, output, model=m)
+    if m is not None and getattr(m, "modality", "table") != "table":
+        path = m.write_report(output, data=real)
+    else:
+        if real is None or synthetic is None:
+            raise ParameterError("a table report needs --real and --synthetic tables")
+        path = report(real, synthetic, output, model=m)
     if not quiet:
         _out.print(f"report -> {path}", highlight=False)
 
@@ -185,7 +222,7 @@ def report_cmd(
 @_clean_errors
 def models(quiet: Quiet = False) -> None:
     """List the model families and what each supports."""
-    table = Table(title="genlab model families")
+    table = Table(title="genlab model families: tables")
     for col in ("name", "class", "log_prob", "conditions", "latent", "fit on Adult",
                 "when to use"):
         table.add_column(col)
@@ -194,6 +231,17 @@ def models(quiet: Quiet = False) -> None:
         table.add_row(name, cls.__name__, lp, cls.conditioning, "yes" if cls.has_latent else "no",
                       cls.adult_fit_time, cls.when_to_use)
     _out.print(table)
+    from genlab.modalities import modalities, modality_families
+
+    for modality in modalities()[1:]:
+        table = Table(title=f"genlab model families: {modality}")
+        for col in ("name", "class", "log_prob", "conditions", "when to use"):
+            table.add_column(col)
+        for name, dcls in sorted(modality_families(modality).items()):
+            lp = (("exact" if dcls.log_prob_is_exact else "bound") if dcls.supports_log_prob
+                  else "no")
+            table.add_row(name, dcls.__name__, lp, dcls.conditioning, dcls.when_to_use)
+        _out.print(table)
 
 
 @app.command()

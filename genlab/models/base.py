@@ -23,7 +23,7 @@ import time
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,9 @@ from genlab.errors import (
 )
 from genlab.store import read_model_file, write_model_file
 
-__all__ = ["Conditions", "Model", "ParamSpec", "fingerprint", "load"]
+__all__ = [
+    "Conditions", "Estimator", "Model", "ParamSpec", "check_tensors", "fingerprint", "load"
+]
 
 Conditions = dict[str, Any]
 ParamSpec = tuple[Any, ...]
@@ -80,24 +82,12 @@ def _check_param(name: str, value: Any, spec: ParamSpec) -> str | None:
     return None
 
 
-class Model:
-    """Base class of every genlab family (see the module docstring for the hooks)."""
+class Estimator:
+    """Hyperparameter handling shared by every genlab model of any modality, as in
+    scikit-learn: keyword-only constructor arguments stored as given, validated at fit
+    against `_parameter_constraints`."""
 
-    family: ClassVar[str] = ""
-    log_prob_is_exact: ClassVar[bool] = True
-    supports_log_prob: ClassVar[bool] = True
-    has_latent: ClassVar[bool] = False
-    models_missing: ClassVar[bool] = False
-    summary: ClassVar[str] = ""
-    when_to_use: ClassVar[str] = ""
-    adult_fit_time: ClassVar[str] = ""  # measured by benchmarks/tabular.py on 2 CPU cores
-    conditioning: ClassVar[str] = ""
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {"seed": ("int?", 0, 2**63 - 1)}
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.family:
-            _REGISTRY[cls.family] = cls
 
     # -- parameters -----------------------------------------------------------------------
     @classmethod
@@ -117,7 +107,7 @@ class Model:
         """The constructor arguments, as given."""
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params: Any) -> Model:
+    def set_params(self, **params: Any) -> Self:
         """Set constructor arguments by name; returns self."""
         for name, value in params.items():
             if name not in self._param_names():
@@ -140,6 +130,25 @@ class Model:
         }
         shown = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults.get(k)]
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+class Model(Estimator):
+    """Base class of every genlab family (see the module docstring for the hooks)."""
+
+    family: ClassVar[str] = ""
+    log_prob_is_exact: ClassVar[bool] = True
+    supports_log_prob: ClassVar[bool] = True
+    has_latent: ClassVar[bool] = False
+    models_missing: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+    when_to_use: ClassVar[str] = ""
+    adult_fit_time: ClassVar[str] = ""  # measured by benchmarks/tabular.py on 2 CPU cores
+    conditioning: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.family:
+            _REGISTRY[cls.family] = cls
 
     # -- fit ------------------------------------------------------------------------------
     def fit(
@@ -328,10 +337,36 @@ def families() -> dict[str, type[Model]]:
     return dict(_REGISTRY)
 
 
-def load(path: str | os.PathLike[str]) -> Model:
-    """Load a `.genlab` file; it is parsed as JSON and raw tensors, never executed."""
+def check_tensors(
+    where: str, owner: str, tensors: dict[str, np.ndarray], expected: dict[str, tuple[int, ...]]
+) -> None:
+    """Refuse a model file whose tensors are not exactly the expected names and shapes,
+    or hold NaN / infinite values (one-line ModelFileError)."""
+    if set(tensors) != set(expected):
+        raise ModelFileError(
+            f"{where} holds tensors {sorted(tensors)} but a {owner} needs "
+            f"{sorted(expected)}; the file is damaged or was edited"
+        )
+    for name, shape in expected.items():
+        if tuple(tensors[name].shape) != tuple(shape):
+            raise ModelFileError(
+                f"{where}: tensor {name!r} has shape {tuple(tensors[name].shape)}, expected "
+                f"{tuple(shape)}; the file is damaged or was edited"
+            )
+        if not np.all(np.isfinite(tensors[name])):
+            raise ModelFileError(f"{where}: tensor {name!r} holds NaN or infinite values")
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Load a `.genlab` file of any modality; it is parsed as JSON and raw tensors, never
+    executed. Tables give a `Model`; images and sequences their own model classes."""
     config, tensors = read_model_file(path)
     where = repr(str(path))
+    modality = config.get("modality", "table")
+    if modality != "table":
+        from genlab.modalities import load_data_model
+
+        return load_data_model(config, tensors, where)
     cls = _REGISTRY.get(config["family"])
     if cls is None:
         raise ModelFileError(
@@ -346,19 +381,7 @@ def load(path: str | os.PathLike[str]) -> Model:
     except (TypeError, KeyError, ValueError) as err:
         raise ModelFileError(f"{where} has an invalid config: {err}") from err
     expected["_missing_rate"] = (len(model.schema_.numeric),)
-    if set(tensors) != set(expected):
-        raise ModelFileError(
-            f"{where} holds tensors {sorted(tensors)} but a {cls.__name__} needs "
-            f"{sorted(expected)}; the file is damaged or was edited"
-        )
-    for name, shape in expected.items():
-        if tuple(tensors[name].shape) != tuple(shape):
-            raise ModelFileError(
-                f"{where}: tensor {name!r} has shape {tuple(tensors[name].shape)}, expected "
-                f"{tuple(shape)}; the file is damaged or was edited"
-            )
-        if not np.all(np.isfinite(tensors[name])):
-            raise ModelFileError(f"{where}: tensor {name!r} holds NaN or infinite values")
+    check_tensors(where, cls.__name__, tensors, expected)
     provenance = config.get("provenance") or {}
     model.conditions_ = list(config.get("conditions") or [])
     model.history_ = list(config.get("history") or [])

@@ -23,7 +23,7 @@ from torch import nn
 from genlab.models.base import Model, ParamSpec
 from genlab.train import TrainConfig, TrainResult, fit_loop, resolve_device
 
-__all__ = ["TRAIN_CONSTRAINTS", "NeuralModel", "torch_generator"]
+__all__ = ["TRAIN_CONSTRAINTS", "NeuralModel", "TorchModule", "torch_generator"]
 
 TRAIN_CONSTRAINTS: dict[str, ParamSpec] = {
     "epochs": ("int", 1, 1_000_000),
@@ -47,13 +47,10 @@ def torch_generator(
     return torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
 
 
-class NeuralModel(Model):
-    """Base of the neural families (see the module docstring)."""
+class TorchModule:
+    """Training and torch state on disk for a model holding one `nn.Module` in `net_`;
+    mixed into the neural families of every modality (tables, images, sequences)."""
 
-    _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
-        **Model._parameter_constraints,
-        **TRAIN_CONSTRAINTS,
-    }
     net_: nn.Module
     meta_: dict[str, Any]
 
@@ -108,4 +105,13 @@ class NeuralModel(Model):
 
     def _to_tensor(self, a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         return torch.as_tensor(a, dtype=dtype, device=self.device_)
+
+
+class NeuralModel(TorchModule, Model):
+    """Base of the neural tabular families (see the module docstring)."""
+
+    _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
+        **Model._parameter_constraints,
+        **TRAIN_CONSTRAINTS,
+    }
 
