@@ -1,6 +1,7 @@
 """genlab: fit generative models to your own data and put them to work."""
 
 from genlab._version import __version__
+from genlab.anomaly import AnomalyDetector, SeriesAnomalyDetector
 from genlab.api import fit, report
 from genlab.errors import (
     DataError,
@@ -24,8 +25,10 @@ from genlab.models import (
     families,
     load,
 )
+from genlab.timeseries import SeriesModel
 
 __all__ = [
+    "AnomalyDetector",
     "Autoregressive",
     "BayesianNetwork",
     "DataError",
@@ -37,6 +40,8 @@ __all__ = [
     "GenlabError",
     "Model",
     "ModelFileError",
+    "SeriesAnomalyDetector",
+    "SeriesModel",
     "NotFittedError",
     "ParameterError",
     "UnsupportedOperation",

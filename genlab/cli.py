@@ -265,9 +265,11 @@ def demo(
 
 def _register_extensions() -> None:
     # commands that live with their feature; imported here so `genlab --help` lists them
-    from genlab.evaluate.cli import register
+    from genlab.anomaly.cli import register as register_detect
+    from genlab.evaluate.cli import register as register_evaluate
 
-    register(app)
+    register_evaluate(app)
+    register_detect(app)
 
 
 _register_extensions()

@@ -65,7 +65,7 @@ def _load_modalities() -> None:
     # modalities register on import; imported lazily so `import genlab` stays light
     import importlib
 
-    for name in ("genlab.images", "genlab.sequences"):
+    for name in ("genlab.timeseries", "genlab.images", "genlab.sequences"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as err:

@@ -1,0 +1,272 @@
+"""Anomaly detection: point, contextual and collective anomalies, the CLI and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import genlab
+from genlab.anomaly import AnomalyDetector, SeriesAnomalyDetector, intervals_from_flags
+from genlab.cli import app
+from genlab.errors import DataError, ParameterError, UnsupportedOperation
+from genlab.timeseries import SeriesModel, read_series
+from tests.conftest import real_data
+
+SMALL_AR = {"max_minutes": 0.05, "epochs": 30, "hidden": 32}
+
+
+def _table(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(0, 1, n)
+    b = 0.9 * a + rng.normal(0, 0.3, n)
+    c = rng.normal(5, 2, n)
+    return pd.DataFrame({"a": a, "b": b, "c": c})
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[pd.DataFrame, int]:
+    """Normal rows plus one row whose `b` breaks its tie to `a` (each value alone ordinary)."""
+    df = _table(300, seed=1)
+    df.loc[137, ["a", "b"]] = [1.5, -1.5]
+    return df, 137
+
+
+@pytest.mark.parametrize("family", ["gaussian", "mixture", "copula", "autoregressive"])
+def test_planted_point_anomaly_is_ranked_first(planted: tuple[pd.DataFrame, int],
+                                               family: str) -> None:
+    df, row = planted
+    params = ({"max_minutes": 0.2, "epochs": 60, "batch_size": 64} if family == "autoregressive"
+              else {})
+    det = AnomalyDetector(family, seed=0, model_params=params).fit(_table(400))
+    scores = det.score(df)
+    assert int(np.argmax(scores)) == row
+    assert det.predict(df)[row] == 1
+
+
+def test_explanation_names_the_planted_column() -> None:
+    train = _table(400)
+    test = _table(50, seed=3)
+    test.loc[7, "c"] = 40.0  # far outside c's range; a and b untouched
+    det = AnomalyDetector("gaussian", seed=0).fit(train)
+    exp = det.explain(test)
+    assert 7 in exp["row"].tolist()
+    row = exp.set_index("row").loc[7]
+    assert row["columns"].split(", ")[0] == "c"
+    assert row["drop_c"] > 10 * max(row["drop_a"], row["drop_b"])
+
+
+def test_numpy_input_and_thresholds() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 3))
+    det = AnomalyDetector("gaussian", false_alarm_rate=0.05, seed=0).fit(x)
+    # about 5% of fresh normal rows pass a threshold set for a 5% false-alarm rate
+    rate = det.predict(rng.normal(size=(4000, 3))).mean()
+    assert 0.02 < rate < 0.09
+    det_c = AnomalyDetector("gaussian", contamination=0.1, seed=0).fit(x)
+    assert det_c.predict(x).mean() == pytest.approx(0.1, abs=0.01)
+    assert det.score_is_exact
+
+
+def test_vae_scores_are_labelled_a_bound() -> None:
+    det = AnomalyDetector("vae", seed=0, model_params={"epochs": 3, "max_minutes": 0.05}
+                          ).fit(_table(200))
+    assert not det.score_is_exact
+    assert np.isfinite(det.score(_table(20, seed=5))).all()
+
+
+def test_gan_has_no_likelihood() -> None:
+    with pytest.raises(UnsupportedOperation, match="no likelihood"):
+        AnomalyDetector("gan").fit(_table(50))
+
+
+def test_contextual_anomaly_from_real_taxi_demand() -> None:
+    """NYC taxi demand: a midday count at 3 a.m. on a Wednesday is odd although the count
+    itself is common (and 3 a.m. on a Saturday night can be that busy)."""
+    raw = pd.read_csv(real_data("nab", "realKnownCause", "nyc_taxi.csv"), parse_dates=[0])
+    ts = raw["timestamp"]
+    df = pd.DataFrame({"day": ts.dt.day_name(), "hour": ts.dt.hour + ts.dt.minute / 60,
+                       "passengers": raw["value"].astype(float)})
+    midweek = df[df["day"].isin(["Tuesday", "Wednesday", "Thursday"])]
+    noon = midweek.loc[midweek["hour"].between(11, 13), "passengers"].median()
+    odd = pd.DataFrame({"day": ["Wednesday"], "hour": [3.0], "passengers": [noon]})
+    test = pd.concat([df.sample(500, random_state=0), odd], ignore_index=True)
+    params = {"max_minutes": 0.2}
+    ctx = AnomalyDetector(context=["day", "hour"], seed=0, model_params=params).fit(df)
+    plain = AnomalyDetector(seed=0, model_params=params).fit(df[["passengers"]])
+    s_ctx = ctx.score(test)
+    # the count alone is ordinary; given the day and hour it is the most surprising row
+    assert plain.predict(test[["passengers"]])[-1] == 0
+    assert ctx.predict(test)[-1] == 1
+    assert (s_ctx[:-1] < s_ctx[-1]).mean() > 0.99
+    # the explanation points at the value, never at the given context
+    assert ctx.explain(test).set_index("row").loc[len(test) - 1, "columns"] == "passengers"
+
+
+def test_saved_model_is_reused(tmp_path: pytest.TempPathFactory) -> None:
+    train = _table(300)
+    model = genlab.Gaussian(seed=0).fit(train)
+    det = AnomalyDetector(model).fit(_table(100, seed=9))
+    np.testing.assert_allclose(det.score(train), -model.log_prob(train))
+
+
+# -- collective anomalies ---------------------------------------------------------------------
+def _hourly(days: int = 40, seed: int = 0) -> pd.DataFrame:
+    n = 24 * days
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2024-01-01", periods=n, freq="h")
+    y = 10 + 3 * np.sin(2 * np.pi * np.arange(n) / 24) + rng.normal(0, 0.3, n)
+    return pd.DataFrame({"timestamp": t.astype(str), "value": y})
+
+
+@pytest.fixture(scope="module")
+def series_detector() -> SeriesAnomalyDetector:
+    return SeriesAnomalyDetector(contamination=0.02, seed=0,
+                                 model_params={"lags": 12, **SMALL_AR}).fit(
+        _hourly(), time="timestamp", value="value")
+
+
+@pytest.mark.parametrize("kind", ["flat", "replayed"])
+def test_planted_collective_anomaly_is_an_interval(series_detector: SeriesAnomalyDetector,
+                                                   kind: str) -> None:
+    df = _hourly(seed=1)
+    lo, hi = 600, 636
+    if kind == "flat":
+        df.loc[lo:hi, "value"] = df.loc[lo, "value"]
+    else:  # night-time values replayed at midday: every value is ordinary on its own
+        df.loc[lo:hi, "value"] = df["value"].to_numpy()[lo - 12:hi - 11]
+    values = df["value"].to_numpy()
+    assert values.min() <= df.loc[lo:hi, "value"].min() and df.loc[lo:hi, "value"].max() <= (
+        values.max())
+    spans = series_detector.intervals(df)
+    assert len(spans) >= 1
+    top = spans.iloc[0]
+    assert top["start_index"] <= hi and top["end_index"] >= lo  # the worst interval overlaps
+    assert {"start", "end", "points", "peak_score"} <= set(spans.columns)
+    assert isinstance(top["start"], pd.Timestamp)
+
+
+def test_intervals_from_flags() -> None:
+    flags = np.zeros(20, bool)
+    flags[[2, 3, 4, 9, 15, 16]] = True
+    assert intervals_from_flags(flags) == [(2, 4), (9, 9), (15, 16)]
+    assert intervals_from_flags(flags, max_gap=5) == [(2, 16)]
+    assert intervals_from_flags(np.zeros(5, bool)) == []
+
+
+def test_series_model_roundtrip_and_continuation(tmp_path: pytest.TempPathFactory) -> None:
+    m = SeriesModel(seed=0, lags=12, **SMALL_AR).fit(_hourly(20))
+    path = m.save(tmp_path / "s.genlab")
+    back = genlab.load(path)
+    assert isinstance(back, SeriesModel)
+    a, b = m.sample(30, seed=4, paths=2), back.sample(30, seed=4, paths=2)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 60 and list(a.columns) == ["path", "timestamp", "value"]
+    assert a["timestamp"].iloc[0] == pd.Timestamp("2024-01-21 00:00:00")
+    lp = m.point_log_prob(_hourly(20))
+    assert np.isnan(lp[:m.window_]).all() and np.isfinite(lp[m.window_:]).all()
+    assert m.log_prob(_hourly(20))[0] == pytest.approx(np.nansum(lp))
+
+
+# -- bad input ------------------------------------------------------------------------------
+def test_scoring_other_columns_is_refused() -> None:
+    det = AnomalyDetector("gaussian", seed=0).fit(_table(100))
+    with pytest.raises(DataError, match=r"columns differ from the fit \(unknown column\(s\) "
+                                        r"\['d'\]; missing column\(s\) \['c'\]\)"):
+        det.score(_table(10).rename(columns={"c": "d"}))
+
+
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.7, -0.1])
+def test_contamination_outside_range_is_refused(q: float) -> None:
+    with pytest.raises(ParameterError, match=r"contamination must be a share strictly "
+                                             r"between 0 and 0.5"):
+        AnomalyDetector("gaussian", contamination=q).fit(_table(50))
+    with pytest.raises(ParameterError, match="contamination must be"):
+        SeriesAnomalyDetector(contamination=q).fit(_hourly(5))
+
+
+def test_non_numeric_value_column_is_refused() -> None:
+    df = _hourly(5)
+    df["value"] = df["value"].astype(str)
+    df.loc[3, "value"] = "high"
+    with pytest.raises(DataError, match=r"value column 'value' is not numeric \(1 values such "
+                                        r"as 'high'"):
+        read_series(df, time="timestamp", value="value")
+
+
+def test_unparseable_time_column_is_refused() -> None:
+    df = _hourly(5)
+    df.loc[4, "timestamp"] = "yesterday-ish"
+    with pytest.raises(DataError, match=r"time column 'timestamp' could not be parsed .*"
+                                        r"'yesterday-ish'"):
+        read_series(df, time="timestamp", value="value")
+
+
+def test_series_shorter_than_a_window_is_refused(series_detector: SeriesAnomalyDetector) -> None:
+    with pytest.raises(DataError, match=r"the series has 30 points but the model needs at "
+                                        r"least \d+ \(its window is"):
+        series_detector.intervals(_hourly(40).head(30))
+    with pytest.raises(DataError, match="the training series has 20 points"):
+        SeriesModel(lags=24).fit(_hourly(1).head(20))
+
+
+# -- command line ---------------------------------------------------------------------------
+def _run(*args: object) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def test_cli_detect_table_with_report(tmp_path: pytest.TempPathFactory,
+                                      planted: tuple[pd.DataFrame, int]) -> None:
+    df, row = planted
+    normal = tmp_path / "normal.csv"
+    data = tmp_path / "data.csv"
+    _table(400).to_csv(normal, index=False)
+    df.to_csv(data, index=False)
+    out, rep = tmp_path / "flagged.csv", tmp_path / "r.html"
+    code, text = _run("detect", data, "--model", "gaussian", "--fit-on", normal, "-o", out,
+                      "--report", rep, "--seed", "0")
+    assert code == 0, text
+    res = pd.read_csv(out)
+    assert res["anomaly_score"].idxmax() == row and res.loc[row, "anomaly_flag"] == 1
+    assert res.loc[row, "anomaly_columns"].split(", ")[0] in ("a", "b")
+    prov = json.loads((tmp_path / "flagged.csv.provenance.json").read_text())
+    assert prov["command"] == "detect" and prov["score_is_exact"] is True
+    page = rep.read_text()
+    assert "Score distribution" in page and "data:image/png;base64," in page
+
+
+def test_cli_detect_series(tmp_path: pytest.TempPathFactory) -> None:
+    df = _hourly(30, seed=2)
+    df.loc[500:530, "value"] = df.loc[500, "value"]
+    data = tmp_path / "series.csv"
+    df.to_csv(data, index=False)
+    out, pts, rep = tmp_path / "spans.csv", tmp_path / "points.csv", tmp_path / "s.html"
+    code, text = _run("detect", data, "--time", "timestamp", "--value", "value",
+                      "--contamination", "0.03", "-o", out, "--points", pts, "--report", rep,
+                      "-p", "lags=12", "-p", "max_minutes=0.05", "-p", "hidden=32",
+                      "--seed", "0", "--quiet")
+    assert code == 0, text
+    spans = pd.read_csv(out)
+    assert ((spans["start_index"] <= 530) & (spans["end_index"] >= 500)).any()
+    assert {"point_score", "window_score", "anomaly_flag"} <= set(pd.read_csv(pts).columns)
+    assert "Series and flagged intervals" in rep.read_text()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--contamination", "0.7"], "contamination must be a share strictly between 0 and 0.5"),
+    (["--time", "when"], "time column 'when' is not in the data"),
+    (["--model", "gan"], "gan has no likelihood"),
+    (["--context", "nope"], "context column(s) ['nope'] are not in the data"),
+])
+def test_cli_detect_bad_input_is_one_line(tmp_path: pytest.TempPathFactory, args: list[str],
+                                          message: str) -> None:
+    data = tmp_path / "d.csv"
+    _table(60).to_csv(data, index=False)
+    code, text = _run("detect", data, "-o", tmp_path / "o.csv", *args)
+    assert code == 2
+    assert message in text and "Traceback" not in text
+    assert len(text.strip().splitlines()) == 1
