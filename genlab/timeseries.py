@@ -67,7 +67,7 @@ class Series:
 
 
 def read_series(
-    data: pd.DataFrame | pd.Series | np.ndarray | str | os.PathLike[str],
+    data: Series | pd.DataFrame | pd.Series | np.ndarray | str | os.PathLike[str],
     *,
     time: str | None = None,
     value: str | None = None,
@@ -77,6 +77,8 @@ def read_series(
     `time` names a column of timestamps (rows are sorted by it); `value` the numeric column
     to model (default: the only numeric column that is not the time). Errors are one line.
     """
+    if isinstance(data, Series):
+        return data
     if isinstance(data, np.ndarray) or isinstance(data, pd.Series):
         arr = np.asarray(data)
         if arr.ndim != 1:
@@ -283,12 +285,26 @@ class SeriesModel(TorchModule, DataModel):
             for p in self.codec_["periods"]:
                 phase = 2 * np.pi * (idx % p) / p
                 cols += [np.sin(phase), np.cos(phase)]
+        cols.append(np.ones(idx.size))  # 1: the past is visible; 0: time features only
         return np.stack(cols, axis=1).astype(np.float32)
+
+    def _n_lag_features(self) -> int:
+        return self.lags + len(_SEASON_OFFSETS) * len(self.codec_["periods"])
+
+    def _hide_past(self, feats: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Features with the past (lags, seasonal lags) blanked for `rows` (a bool mask):
+        what the model sees when it predicts from the time of day / week alone."""
+        n_lag = self._n_lag_features()
+        keep = (~rows).to(feats.dtype)[:, None]
+        out = feats.clone()
+        out[:, :n_lag] = feats[:, :n_lag] * keep
+        out[:, -1] = keep[:, 0]
+        return out
 
     def _n_features(self, meta: dict[str, Any]) -> int:
         periods = meta["periods"]
         n_phase = len(meta["time_periods"]) if meta["time_periods"] else len(periods)
-        return self.lags + len(_SEASON_OFFSETS) * len(periods) + 2 * n_phase
+        return self.lags + len(_SEASON_OFFSETS) * len(periods) + 2 * n_phase + 1
 
     def _standardise(self, values: np.ndarray) -> np.ndarray:
         return (values - self.codec_["center"]) / self.codec_["scale"]
@@ -340,7 +356,11 @@ class SeriesModel(TorchModule, DataModel):
 
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             f, y = batch
-            return -self.net_.log_prob(f, y)  # type: ignore[operator]
+            # half the rows are predicted from the time features alone, so one network also
+            # gives p(y_t | time): the yardstick for a level that is odd for its hour/day
+            hide = torch.rand(f.shape[0], device=f.device) < 0.5 if self.net_.training else (
+                torch.zeros(f.shape[0], dtype=torch.bool, device=f.device))
+            return -self.net_.log_prob(self._hide_past(f, hide), y)  # type: ignore[operator]
 
         self._train(loss_fn, tensors, rng)
         self.tail_ = s.values[-self.window_:].copy()
@@ -352,10 +372,12 @@ class SeriesModel(TorchModule, DataModel):
 
     # -- scoring --------------------------------------------------------------------------
     def point_log_prob(
-        self, data: Any, *, time: str | None = None, value: str | None = None
+        self, data: Any, *, time: str | None = None, value: str | None = None,
+        past: bool = True,
     ) -> np.ndarray:
         """log p(y_t | past, time) per point, in the value column's units; NaN for the first
-        `window_` points, which lack the history to be scored."""
+        `window_` points, which lack the history to be scored. With `past=False`,
+        log p(y_t | time): how usual the value is for its time of day / week alone."""
         self._check_fitted()
         s = data if isinstance(data, Series) else read_series(
             data, time=time or self.codec_["time"], value=value or self.codec_["value"])
@@ -366,6 +388,9 @@ class SeriesModel(TorchModule, DataModel):
         z = self._standardise(s.values)
         idx = np.arange(self.window_, len(s))
         feats = torch.as_tensor(self._features(z, s.times, idx), device=self.device_)
+        if not past:
+            feats = self._hide_past(feats, torch.ones(idx.size, dtype=torch.bool,
+                                                      device=self.device_))
         y = torch.as_tensor(z[idx], dtype=torch.float32, device=self.device_)
         out = np.full(len(s), np.nan)
         with torch.no_grad():
@@ -417,8 +442,8 @@ class SeriesModel(TorchModule, DataModel):
                     k = len(self.codec_["periods"])
                     for i, p in enumerate(self.codec_["periods"]):
                         phase = 2 * np.pi * (pos % p) / p
-                        feats[:, -2 * k + 2 * i] = np.sin(phase)
-                        feats[:, -2 * k + 2 * i + 1] = np.cos(phase)
+                        feats[:, -1 - 2 * k + 2 * i] = np.sin(phase)
+                        feats[:, -2 * k + 2 * i] = np.cos(phase)
                 log_w, mean, log_scale = self.net_(torch.as_tensor(feats, device=self.device_))
                 comp = torch.multinomial(log_w.exp(), 1, generator=gen).squeeze(1)
                 mu = mean.gather(1, comp[:, None]).squeeze(1)
