@@ -270,3 +270,51 @@ def test_cli_detect_bad_input_is_one_line(tmp_path: pytest.TempPathFactory, args
     assert code == 2
     assert message in text and "Traceback" not in text
     assert len(text.strip().splitlines()) == 1
+
+
+def test_time_only_surprise_catches_a_level_shift(series_detector: SeriesAnomalyDetector
+                                                  ) -> None:
+    """A stretch shifted up by 3 units: the level is odd for those hours whatever the past."""
+    df = _hourly(seed=4)
+    df.loc[600:700, "value"] += 3.0
+    m = series_detector.model_
+    past = -m.point_log_prob(df)
+    level = -m.point_log_prob(df, past=False)
+    inside, before = slice(620, 700), slice(400, 580)
+    assert np.nanmean(level[inside]) - np.nanmean(level[before]) > 2.0
+    assert np.isfinite(past[inside]).all()
+    spans = series_detector.intervals(df)
+    assert ((spans["start_index"] <= 700) & (spans["end_index"] >= 600)).any()
+
+
+def test_cli_fit_and_continue_a_series(tmp_path: pytest.TempPathFactory) -> None:
+    data, model, out = tmp_path / "s.csv", tmp_path / "s.genlab", tmp_path / "future.csv"
+    _hourly(20).to_csv(data, index=False)
+    code, text = _run("fit", data, "--data-kind", "series", "-o", model, "-p", "lags=12",
+                      "-p", "max_minutes=0.05", "--seed", "0")
+    assert code == 0, text
+    assert "SeriesModel" in text
+    code, text = _run("sample", model, "-n", "48", "-o", out, "--seed", "1")
+    assert code == 0, text
+    future = pd.read_csv(out, parse_dates=["timestamp"])
+    assert len(future) == 48 and future["timestamp"].iloc[0] == pd.Timestamp("2024-01-21")
+    # the continuation keeps the daily rhythm: highs near 6 a.m., lows near 6 p.m.
+    by_hour = future.groupby(future["timestamp"].dt.hour)["value"].mean()
+    assert by_hour.loc[4:8].mean() > by_hour.loc[16:20].mean() + 2
+    code, text = _run("models")
+    assert "series" in text
+
+
+@pytest.mark.browser
+def test_anomaly_report_renders_in_chromium(tmp_path: pytest.TempPathFactory) -> None:
+    from tests.test_report import assert_renders_in_chromium
+
+    df = _hourly(20, seed=5)
+    df.loc[300:330, "value"] = df.loc[300, "value"]
+    data, rep = tmp_path / "s.csv", tmp_path / "r.html"
+    df.to_csv(data, index=False)
+    code, text = _run("detect", data, "--time", "timestamp", "--value", "value", "-o",
+                      tmp_path / "o.csv", "--report", rep, "-p", "lags=12",
+                      "-p", "max_minutes=0.05", "--seed", "0", "--contamination", "0.05")
+    assert code == 0, text
+    assert assert_renders_in_chromium(rep, user_data_dir=tmp_path / "chrome") >= 2
