@@ -29,10 +29,11 @@ def register(app: typer.Typer) -> None:
         context: Annotated[list[str], typer.Option(
             help="Context column: score -log p(x | context) (repeatable).")] = [],  # noqa: B006
         contamination: Annotated[float | None, typer.Option(
-            help="Expected share of anomalies in the fit data, in (0, 0.5).")] = None,
+            help="Expected share of anomalies in the fit data, in (0, 0.5); without --fit-on "
+                 "it defaults to --false-alarm-rate.")] = None,
         false_alarm_rate: Annotated[float, typer.Option(
-            help="Share of normal rows allowed to be flagged (held-out calibration), used "
-                 "without --contamination.")] = 0.01,
+            help="Share of normal rows allowed to be flagged, set on held-out rows of "
+                 "--fit-on data.")] = 0.01,
         fit_on: Annotated[Path | None, typer.Option(
             help="Normal data to fit on (default: the data itself).")] = None,
         time: Annotated[str | None, typer.Option(help="Time column: DATA is a time series.")]

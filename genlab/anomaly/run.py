@@ -51,6 +51,10 @@ def detect_table(
                         "model (or give --time/--value for a series model)")
     df = read_table(data)
     normal = read_table(fit_on) if fit_on is not None else df
+    if fit_on is None and contamination is None and saved is None:
+        # fitted on the very rows it scores, the model has seen them: the only fair threshold
+        # is a share of those rows' own scores, not a held-out false-alarm rate
+        contamination = false_alarm_rate
     detector = AnomalyDetector(
         saved if saved is not None else model, context=context or None,
         contamination=contamination, false_alarm_rate=false_alarm_rate,
@@ -100,6 +104,8 @@ def detect_series(
                         "or `genlab fit --data-kind series`")
     if saved is None and model != "autoregressive":
         raise DataError(f"series are modelled by the 'autoregressive' family, not {model!r}")
+    if fit_on is None and contamination is None and saved is None:
+        contamination = false_alarm_rate  # as for tables: scored rows were fitted on
     detector = SeriesAnomalyDetector(span=window, contamination=contamination,
                                      false_alarm_rate=false_alarm_rate, model_params=params,
                                      seed=seed)
