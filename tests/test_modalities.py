@@ -1,0 +1,57 @@
+"""The modality registry: detection of the kind of data, dispatch of model files."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import genlab
+from genlab.errors import ModelFileError, ParameterError
+from genlab.modalities import detect_modality, make_data_model, modalities
+from genlab.timeseries import SeriesModel
+
+
+def test_tables_stay_tables(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}).to_csv(path, index=False)
+    assert detect_modality(path) == ("table", "copula")
+    assert detect_modality(path, "series") == ("series", "autoregressive")
+    assert {"table", "series"} <= set(modalities())
+
+
+def test_unknown_kind_of_data_is_refused(tmp_path: pytest.TempPathFactory) -> None:
+    with pytest.raises(ParameterError, match="unknown kind of data 'sound'; choose one of"):
+        detect_modality(tmp_path / "x.csv", "sound")
+    with pytest.raises(ParameterError, match="unknown model 'gan' for series data"):
+        make_data_model("series", "gan")
+    with pytest.raises(ParameterError, match=r"SeriesModel has no parameter\(s\) \['depth'\]"):
+        make_data_model("series", "autoregressive", depth=3)
+
+
+def test_model_file_names_its_modality(tmp_path: pytest.TempPathFactory) -> None:
+    t = np.arange(300)
+    y = np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).normal(0, 0.1, t.size)
+    m = SeriesModel(lags=6, epochs=3, seed=0).fit(y)
+    assert m.codec_["periods"] == [12]  # found from the autocorrelation without a time column
+    path = m.save(tmp_path / "s.genlab")
+    back = genlab.load(path)
+    assert isinstance(back, SeriesModel) and back.get_params() == m.get_params()
+    np.testing.assert_allclose(back.point_log_prob(y), m.point_log_prob(y))
+    # a file naming a modality this genlab does not know is refused in one line
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read("config.json"))
+        weights = zf.read("weights.safetensors")
+    config["modality"] = "hologram"
+    from safetensors.numpy import load as load_tensors
+
+    from genlab.store import write_model_file
+
+    write_model_file(tmp_path / "h.genlab", {k: v for k, v in config.items()
+                                             if k not in ("integrity", "format_version")},
+                     load_tensors(weights))
+    with pytest.raises(ModelFileError, match="holds a hologram model of family 'autoregressive'"):
+        genlab.load(tmp_path / "h.genlab")
