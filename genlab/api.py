@@ -20,13 +20,7 @@ def make_model(name: str, **params: Any) -> Model:
     known = families()
     if name not in known:
         raise ParameterError(f"unknown model {name!r}; choose one of {', '.join(sorted(known))}")
-    cls = known[name]
-    unknown = sorted(set(params) - set(cls._param_names()))
-    if unknown:
-        raise ParameterError(
-            f"{cls.__name__} has no parameter(s) {unknown}; parameters are {cls._param_names()}"
-        )
-    return cls(**params)
+    return known[name].build(**params)
 
 
 def fit(

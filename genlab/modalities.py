@@ -110,13 +110,7 @@ def make_data_model(modality: str, family: str, **params: Any) -> DataModel:
             f"unknown model {family!r} for {modality} data; choose one of "
             f"{', '.join(sorted(known)) or '(none installed)'}"
         )
-    cls = known[family]
-    unknown = sorted(set(params) - set(cls._param_names()))
-    if unknown:
-        raise ParameterError(
-            f"{cls.__name__} has no parameter(s) {unknown}; parameters are {cls._param_names()}"
-        )
-    return cls(**params)
+    return known[family].build(**params)
 
 
 def load_data_model(config: dict[str, Any], tensors: dict[str, np.ndarray], where: str) -> Any:
@@ -193,23 +187,8 @@ class DataModel(Estimator):
         """Write the model to one `.genlab` file (JSON config + safetensors weights)."""
         self._check_fitted()
         meta, tensors = self._state()
-        config = {
-            "genlab_version": __version__,
-            "modality": self.modality,
-            "family": self.family,
-            "params": self.get_params(),
-            "codec": self._codec_dict(),
-            "fitted": meta,
-            "history": self.history_,
-            "training": {"rows": self.n_rows_, "fingerprint": self.fingerprint_},
-            "provenance": {
-                "created_at": self.created_at_,
-                "fit_seconds": round(self.fit_seconds_, 3),
-                "seed": self.seed_,
-                "owner": owner,
-                "licence": licence,
-            },
-        }
+        config = self._file_config(owner, licence, modality=self.modality,
+                                   codec=self._codec_dict(), fitted=meta)
         return write_model_file(path, config, tensors)
 
     @classmethod

@@ -118,6 +118,37 @@ class Estimator:
             setattr(self, name, value)
         return self
 
+    @classmethod
+    def build(cls, **params: Any) -> Self:
+        """An instance with `params`, refusing names the constructor does not take."""
+        unknown = sorted(set(params) - set(cls._param_names()))
+        if unknown:
+            raise ParameterError(
+                f"{cls.__name__} has no parameter(s) {unknown}; parameters are "
+                f"{cls._param_names()}"
+            )
+        return cls(**params)
+
+    def _file_config(self, owner: str | None, licence: str | None,
+                     **fields: Any) -> dict[str, Any]:
+        """The model-file config every modality shares (version, family, parameters,
+        history, training fingerprint, provenance), plus `fields`."""
+        return {
+            "genlab_version": __version__,
+            "family": getattr(self, "family", ""),
+            "params": self.get_params(),
+            **fields,
+            "history": getattr(self, "history_", []),
+            "training": {"rows": self.n_rows_, "fingerprint": self.fingerprint_},
+            "provenance": {
+                "created_at": self.created_at_,
+                "fit_seconds": round(self.fit_seconds_, 3),
+                "seed": self.seed_,
+                "owner": owner,
+                "licence": licence,
+            },
+        }
+
     def _validate_params(self) -> None:
         for name, value in self.get_params().items():
             spec = self._parameter_constraints.get(name)
@@ -292,23 +323,8 @@ class Model(Estimator):
         self._check_fitted()
         meta, tensors = self._state()
         tensors = dict(tensors, _missing_rate=np.asarray(self.missing_rate_, np.float64))
-        config = {
-            "genlab_version": __version__,
-            "family": self.family,
-            "params": self.get_params(),
-            "codec": self.schema_.to_dict(),
-            "conditions": self.conditions_,
-            "fitted": meta,
-            "history": self.history_,
-            "training": {"rows": self.n_rows_, "fingerprint": self.fingerprint_},
-            "provenance": {
-                "created_at": self.created_at_,
-                "fit_seconds": round(self.fit_seconds_, 3),
-                "seed": self.seed_,
-                "owner": owner,
-                "licence": licence,
-            },
-        }
+        config = self._file_config(owner, licence, codec=self.schema_.to_dict(),
+                                   conditions=self.conditions_, fitted=meta)
         return write_model_file(path, config, tensors)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
