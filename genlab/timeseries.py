@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from pathlib import Path
+from time import perf_counter
 from typing import Any, ClassVar
 
 import numpy as np
@@ -333,7 +333,7 @@ class SeriesModel(TorchModule, DataModel):
                                  "it takes no condition columns")
         rng = self._begin_fit()
         s = data if isinstance(data, Series) else read_series(data, time=time, value=value)
-        start = time_now()
+        start = perf_counter()
         center = float(np.median(s.values))
         q75, q25 = np.percentile(s.values, [75, 25])
         scale = float(q75 - q25) / 1.349 or float(s.values.std()) or 1.0
@@ -344,7 +344,6 @@ class SeriesModel(TorchModule, DataModel):
             "last_time": None if s.times is None else str(s.times.iloc[-1]),
         }
         self._check_length(s, "the training series")
-        self.meta_ = {"n_features": 0}
         self.meta_ = {"n_features": self._n_features(self.codec_)}
         z = self._standardise(s.values)
         idx = np.arange(self.window_, len(s))
@@ -489,10 +488,6 @@ class SeriesModel(TorchModule, DataModel):
         self.tail_ = np.array(tensors.pop("tail"))
         super()._restore(meta, tensors)
 
-
-def time_now() -> float:
-    """perf_counter, named so `time=` arguments can shadow the module name in `fit`."""
-    return time.perf_counter()
 
 
 register_detector("series", lambda path: False, "autoregressive")  # only by --data-kind series

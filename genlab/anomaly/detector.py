@@ -23,7 +23,7 @@ import pandas as pd
 
 from genlab.data.readers import read_table
 from genlab.errors import DataError, NotFittedError, ParameterError, UnsupportedOperation
-from genlab.models.base import Estimator, Model, families, load
+from genlab.models.base import Estimator, Model, families
 
 __all__ = ["AnomalyDetector", "Data", "as_frame"]
 
@@ -256,7 +256,11 @@ class AnomalyDetector(Estimator):
         """
         self._check_fitted()
         df = self._frame(data)
-        scores = self._raw_scores(df)
+        return self._explain_rows(df, self._raw_scores(df), top=top, only_flagged=only_flagged)
+
+    def _explain_rows(self, df: pd.DataFrame, scores: np.ndarray, *, top: int,
+                      only_flagged: bool) -> pd.DataFrame:
+        """`explain` on rows already checked and scored (callers that have the scores)."""
         flagged = scores > self.threshold_
         rows = np.flatnonzero(flagged) if only_flagged else np.arange(len(df))
         scored = [c for c in self.columns_ if c not in set(self.context or ())]
@@ -293,10 +297,3 @@ def _typical_values(col: pd.Series, k: int, rng: np.random.Generator) -> pd.Seri
     counts = s.value_counts()
     return pd.Series(counts.index[:k])
 
-
-def load_detector_model(path: str | os.PathLike[str]) -> Model:
-    """A saved table model to build a detector on (`AnomalyDetector(model=...)`)."""
-    model = load(path)
-    if not isinstance(model, Model):
-        raise DataError(f"{str(path)!r} is not a table model; detection on tables needs one")
-    return model

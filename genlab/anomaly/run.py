@@ -59,8 +59,9 @@ def detect_table(
         saved if saved is not None else model, context=context or None,
         contamination=contamination, false_alarm_rate=false_alarm_rate,
         model_params=params, seed=seed).fit(normal)
+    df = detector._frame(df)
     scores = detector.score(df)
-    explained = detector.explain(df)
+    explained = detector._explain_rows(df, scores, top=3, only_flagged=True)
     result = df.copy()
     result["anomaly_score"] = scores
     result["anomaly_flag"] = (scores > detector.threshold_).astype(np.int64)

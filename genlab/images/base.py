@@ -16,7 +16,6 @@ in the .npz, or the idx labels file beside the images).
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import time
@@ -33,7 +32,7 @@ from genlab.images.io import ImageSet, make_grid, read_images, write_png
 from genlab.modalities import DataModel
 from genlab.models.base import ParamSpec
 from genlab.models.neural import TRAIN_CONSTRAINTS, torch_generator
-from genlab.provenance import sidecar_path
+from genlab.provenance import write_provenance
 from genlab.train import learning_rate, resolve_device
 
 __all__ = ["ImageCodec", "ImageModel", "LABEL"]
@@ -381,12 +380,8 @@ class ImageModel(DataModel):
                 tag = f"_{classes[codes[i]]}" if codes is not None and classes else ""
                 write_png(out / f"sample_{i:05d}{tag}.png", images[i])
             what = f"{n} PNG files"
-        prov = self.provenance(n=n, **extra)
-        from genlab._atomic import atomic_path
-
-        with atomic_path(sidecar_path(out)) as tmp:
-            tmp.write_text(json.dumps(prov, indent=1, default=str), encoding="utf-8")
-        return f"wrote {what} -> {out} (provenance: {sidecar_path(out).name})"
+        side = write_provenance(out, self.provenance(n=n, **extra))
+        return f"wrote {what} -> {out} (provenance: {side.name})"
 
     def write_report(self, path: str | os.PathLike[str], *,
                      data: str | os.PathLike[str] | None = None) -> Path:

@@ -24,7 +24,6 @@ Sampling options may also come through `where` (what `genlab sample --where` pas
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import time
@@ -44,7 +43,7 @@ from genlab.errors import DataError, ParameterError
 from genlab.modalities import DataModel
 from genlab.models.base import ParamSpec
 from genlab.models.neural import TRAIN_CONSTRAINTS, TorchModule, torch_generator
-from genlab.provenance import sidecar_path
+from genlab.provenance import write_provenance
 from genlab.sequences.codecs import (
     BOS,
     EOS,
@@ -596,7 +595,6 @@ class SequenceModel(TorchModule, DataModel):
                                      ".musicxml file, or a folder")
             for piece, path in zip(items, paths, strict=True):
                 written.append(write_piece(piece, path))
-            side = sidecar_path(out)
             what = f"{n} pieces of {items[0].bars} bars"
         elif kind == "smiles":
             if suffix in (".csv", ".parquet") or out.name.lower().endswith(".csv.gz"):
@@ -614,7 +612,6 @@ class SequenceModel(TorchModule, DataModel):
             else:
                 raise ParameterError(f"unsupported output {out.name!r} for molecules; use .csv, "
                                      ".parquet, .smi or .txt")
-            side = sidecar_path(out)
             what = f"{n} SMILES"
         else:
             if suffix not in (".txt", ".md", ""):
@@ -623,10 +620,8 @@ class SequenceModel(TorchModule, DataModel):
             with atomic_path(out) as tmp:
                 tmp.write_text(sep.join(items) + "\n", encoding="utf-8")
             written.append(out)
-            side = sidecar_path(out)
             what = f"{n} text samples"
-        with atomic_path(side) as tmp:
-            tmp.write_text(json.dumps(prov, indent=1, default=str), encoding="utf-8")
+        side = write_provenance(out, prov)
         target = written[0] if len(written) == 1 else out
         return f"wrote {what} -> {target} (provenance: {side.name})"
 
