@@ -7,8 +7,9 @@ decoding always uses one thread, see genlab.sequences.model.one_thread):
   character; with a 256-character context every character but the first 256 is scored
   with >= 128 characters before it); time to generate 500 characters after "ROMEO:" with
   and without the KV cache (batch 1, one thread, best of 3 runs each).
-- molecules: a random subset of MOSES train.csv.gz, transformer conditioned on logP, 9
-  minutes; 10,000 samples (conditions drawn from training molecules, i.e. the marginal):
+- molecules: a random subset of MOSES train.csv.gz, transformer conditioned on logP, 15
+  minutes; 10,000 samples (with the SMILES syntax mask, the default; the same without it
+  beside) (conditions drawn from training molecules, i.e. the marginal):
   validity, uniqueness@10k, novelty against the full MOSES training set, internal diversity
   (2,000-molecule subset), Wasserstein-1 distances of logP / QED / MW to 10,000 molecules
   of test.csv; the same at temperature 0.8; property-conditioned hit rate (logP between
@@ -21,7 +22,7 @@ decoding always uses one thread, see genlab.sequences.model.one_thread):
 Run:
     .venv/bin/python benchmarks/sequences.py [--only shakespeare|molecules|chorales]
 Results are merged into benchmarks/results/sequences.json; a markdown table is printed.
-The machine is shared: timings depend on what else runs on its 2 cores.
+Timings depend on what else runs on the machine's 2 cores (the load is recorded).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def shakespeare(minutes: float = 10.0) -> dict[str, Any]:
     model = Transformer(layers=4, d_model=128, heads=4, context=context, dropout=0.0,
                         batch_size=batch, epoch_size=batch * 29, val_fraction=4 / 29,
                         epochs=100_000, patience=100_000, lr=2e-3, weight_decay=0.1,
-                        warmup_steps=50, max_minutes=minutes - 0.3, seed=0)
+                        warmup_steps=50, max_minutes=minutes - 0.3, bf16=True, seed=0)
     start = time.perf_counter()
     _log("shakespeare: training")
     model.fit([train])
@@ -118,7 +119,7 @@ def shakespeare(minutes: float = 10.0) -> dict[str, Any]:
     }
 
 
-def molecules(minutes: float = 9.0, n_train: int = 200_000, n_samples: int = 10_000
+def molecules(minutes: float = 15.0, n_train: int = 200_000, n_samples: int = 10_000
               ) -> dict[str, Any]:
     """Transformer on MOSES SMILES, conditioned on logP; MOSES metrics and hit rates."""
     import pandas as pd
@@ -131,16 +132,16 @@ def molecules(minutes: float = 9.0, n_train: int = 200_000, n_samples: int = 10_
     subset = list(full.iloc[np.sort(rng.choice(len(full), n_train, replace=False))])
     test = pd.read_csv(DATA / "molecules" / "test.csv")["SMILES"].astype(str)
     reference = list(test.iloc[rng.choice(len(test), 10_000, replace=False)])
-    # a small, fast model: on a shared CPU the budget buys ~100k molecules, and SMILES
-    # grammar is learnt from many molecules more than from a large network. Small batches:
-    # with so few molecules, updates are what is scarce (runs on this box: batches of 128
-    # gave validity 0.45, of 32 0.77, of 16 0.745; see previous_runs). An epoch is 100
-    # steps plus 4 validation batches.
-    batch = 16
+    # a small, fast model: SMILES grammar is learnt from many molecules more than from a
+    # large network, so updates are what is scarce (earlier runs on a busy box: batches of
+    # 128 gave validity 0.45, of 32 0.77, of 16 0.745; see previous_runs). bfloat16 matrix
+    # products buy ~1.3x the steps. An epoch is 100 steps plus 4 validation batches.
+    batch = 32
     model = Transformer(layers=4, d_model=128, heads=4, context=64, compile=False,
                         batch_size=batch, epoch_size=batch * 104, val_fraction=4 / 104,
                         epochs=10_000, patience=10_000, lr=3e-3, weight_decay=0.1,
-                        warmup_steps=100, max_minutes=minutes, codec="smiles", seed=0)
+                        warmup_steps=100, max_minutes=minutes, codec="smiles", bf16=True,
+                        seed=0)
     start = time.perf_counter()
     _log(f"molecules: training on {len(subset)} molecules")
     model.fit(subset, conditions=["logp"])
@@ -164,6 +165,9 @@ def molecules(minutes: float = 9.0, n_train: int = 200_000, n_samples: int = 10_
         logp = properties(smiles, ["logp"])[:, 0]  # NaN (a miss) for invalid molecules
         return float(((logp >= lo) & (logp <= hi)).sum() / len(smiles))
 
+    # the model without the SMILES syntax mask: what it learnt on its own
+    free = model.sample(n_samples, seed=1, grammar=False)
+    free_metrics = molecule_metrics(free, training=train_set, diversity_subset=500)
     # a lower temperature trades diversity for validity; reported beside, not instead
     cool = model.sample(n_samples, seed=3, temperature=0.8)
     cool_metrics = molecule_metrics(cool, training=train_set, diversity_subset=500)
@@ -186,6 +190,7 @@ def molecules(minutes: float = 9.0, n_train: int = 200_000, n_samples: int = 10_
         "hit_rate_ratio": cond_rate / max(uncond_rate, 1e-12),
         "conditioned_validity": cond_valid,
         "temperature_0.8": {k: v for k, v in cool_metrics.items() if k != "n"},
+        "without_grammar": {k: v for k, v in free_metrics.items() if k != "n"},
         "epochs": len(model.history_),
         "stopped_by": getattr(model, "stopped_by_", ""),
         "params": {k: v for k, v in model.get_params().items() if v is not None},
@@ -283,6 +288,10 @@ def _table(results: dict[str, Any]) -> str:
             f"| | hit rate {m['condition']}: conditioned / unconditioned | "
             f"{m['hit_rate_conditioned']:.3f} / {m['hit_rate_unconditioned']:.3f} "
             f"({m['hit_rate_ratio']:.1f}x) | >= 2x |",
+            *([f"| | without the syntax mask: validity / uniqueness / novelty | "
+               f"{m['without_grammar']['validity']:.3f} / "
+               f"{m['without_grammar']['uniqueness']:.4f} / "
+               f"{m['without_grammar']['novelty']:.3f} | |"] if "without_grammar" in m else []),
             f"| | at temperature 0.8: validity / uniqueness / novelty | "
             f"{m['temperature_0.8']['validity']:.3f} / {m['temperature_0.8']['uniqueness']:.4f}"
             f" / {m['temperature_0.8']['novelty']:.3f} | |",
@@ -329,7 +338,7 @@ def main() -> None:
         results[name]["wall_seconds"] = time.perf_counter() - start
         results[name]["machine"] = (f"{platform.processor() or platform.machine()}, "
                                     f"{args.threads} torch thread(s) for training, 1 for "
-                                    f"decoding, 2 cores shared with other jobs "
+                                    f"decoding, 2 cores "
                                     f"(load average {os.getloadavg()[0]:.1f} at the end)")
         flat = {k: v for k, v in results.get(name, {}).items()}
         for key in ("val_loss", "cache_speedup", "validity", "uniqueness", "novelty"):

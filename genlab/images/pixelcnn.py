@@ -74,7 +74,7 @@ class _Net(nn.Module):
                  n_classes: int) -> None:
         super().__init__()
         self.c_in, self.mixtures, self.k = c_in, mixtures, k
-        self.dilations = [1] * layers
+        self.dilations = [1 + i % 2 for i in range(layers)]
         self.v_in = _MaskedConv(c_in, hidden, _vertical_mask(k, True))
         self.h_in = _MaskedConv(c_in, hidden, _horizontal_mask(k, True))
         self.layers = nn.ModuleList(_GatedLayer(hidden, k, d, n_classes) for d in self.dilations)

@@ -350,14 +350,18 @@ def generate(stepper: Stepper, prefix: torch.Tensor, max_new: int, *, stop_at_eo
              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
              generator: torch.Generator | None = None, bar_id: int | None = None,
              bars: int | None = None, max_per_bar: int = 160,
-             note_ids: tuple[int, int] | None = None) -> torch.Tensor:
+             note_ids: tuple[int, int] | None = None, grammar: Any = None) -> torch.Tensor:
     """Sample up to `max_new` tokens after `prefix` (B, L) in one batch; returns (B, L + n)
     with PAD after a row's EOS. With `bar_id` and `bars`, EOS is forbidden until a row holds
     `bars` BAR tokens, a further BAR ends the row, and a bar longer than `max_per_bar`
     events is closed by forcing BAR (so every piece has exactly `bars` bars). With
     `note_ids` (first, last id of note onsets) the last bar cannot end before a note
-    starts in it: MIDI cannot hold trailing silence, so an empty last bar would be lost."""
+    starts in it: MIDI cannot hold trailing silence, so an empty last bar would be lost.
+    A `grammar` (`genlab.sequences.grammar.SmilesGrammar`) masks tokens that would break
+    the syntax, given the prefix and each token drawn."""
     logits = stepper.feed(prefix)
+    if grammar is not None:
+        grammar.feed(prefix)
     rows = [prefix]
     b = prefix.shape[0]
     done = torch.zeros(b, dtype=torch.bool, device=prefix.device)
@@ -380,8 +384,12 @@ def generate(stepper: Stepper, prefix: torch.Tensor, max_new: int, *, stop_at_eo
                     empty_end = (bar_count >= bars) & ~noted & ~force
                     logits[empty_end, EOS] = -math.inf
                     logits[empty_end, bar_id] = -math.inf
+        if grammar is not None:
+            logits = grammar.mask(logits)
         tok = sample_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p,
                             generator=generator)
+        if grammar is not None:
+            grammar.feed(tok[:, None])
         if bar_count is not None and bars is not None:
             over = (tok == bar_id) & (bar_count >= bars)
             tok = torch.where(over, torch.full_like(tok, EOS), tok)

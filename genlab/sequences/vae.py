@@ -77,6 +77,7 @@ class SequenceVAE(SequenceModel):
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
+        grammar: bool = True,
         epochs: int = 30,
         batch_size: int = 128,
         lr: float = 2e-3,
