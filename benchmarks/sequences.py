@@ -14,10 +14,10 @@ decoding always uses one thread, see genlab.sequences.model.one_thread):
   (2,000-molecule subset), Wasserstein-1 distances of logP / QED / MW to 10,000 molecules
   of test.csv; the same at temperature 0.8; property-conditioned hit rate (logP between
   the 85th and 95th percentiles of training molecules) against the unconditioned rate.
-- chorales: transformer on the JSB train split (8-bar segments, 4 voices); 30 samples of 8
-  bars; total-variation distances of pitch-class, interval and duration histograms to the
-  test split (train vs test as the floor); .mid files re-opened with music21 and their
-  bars counted; two examples (MIDI + piano-roll PNG) written to results/sequences/.
+- chorales: transformer on the JSB train split (8-bar segments, 4 voices), 10 minutes;
+  30 samples of 8 bars; total-variation distances of pitch-class, interval and duration
+  histograms to the test split (train vs test as the floor); .mid files re-opened with
+  music21 and their bars counted; two examples (MIDI + piano roll) in results/sequences/.
 
 Run:
     .venv/bin/python benchmarks/sequences.py [--only shakespeare|molecules|chorales]
@@ -200,7 +200,7 @@ def molecules(minutes: float = 15.0, n_train: int = 200_000, n_samples: int = 10
     }
 
 
-def chorales(minutes: float = 4.0, n_samples: int = 30, bars: int = 8) -> dict[str, Any]:
+def chorales(minutes: float = 10.0, n_samples: int = 30, bars: int = 8) -> dict[str, Any]:
     """Transformer on JSB chorales; histogram distances and bar counts of written MIDI."""
     from music21 import converter
 
@@ -214,7 +214,7 @@ def chorales(minutes: float = 4.0, n_samples: int = 30, bars: int = 8) -> dict[s
     model = Transformer(layers=4, d_model=128, heads=4, context=512, segment_bars=8,
                         compile=False, batch_size=16, epochs=200, val_fraction=0.05,
                         patience=200, lr=2e-3, weight_decay=0.1, warmup_steps=50,
-                        max_minutes=minutes, sample_bars=bars, seed=0)
+                        max_minutes=minutes, sample_bars=bars, bf16=True, seed=0)
     start = time.perf_counter()
     _log(f"chorales: training on {len(train)} chorales")
     model.fit(train)
