@@ -8,6 +8,9 @@ stored as JSON in the model file (`to_dict` / `codec_from_dict`), never pickled.
 - `SmilesCodec`: the SMILES grammar's tokens (Schwaller et al. 2018's regular expression):
   two-letter atoms (Cl, Br), bracket atoms ([nH], [C@@H], [O-]) and two-digit ring bonds
   (%10) are single tokens, so the model never has to learn to spell them.
+- `SelfiesCodec`: molecules as SELFIES tokens (Krenn et al. 2020, the `selfies` package):
+  items stay SMILES strings; every token string decodes to a valid molecule, so a model
+  over them cannot produce invalid chemistry (`molecule_tokens="selfies"`).
 - `MusicCodec`: notes on a 16th-note grid as events: BAR (start of a measure), NOTE_p
   (a note of MIDI pitch p starts now), DUR_d (it lasts d sixteenths), SHIFT_d (time
   moves on d sixteenths, never across a bar line). Pieces are `Piece`s; reading and
@@ -32,6 +35,7 @@ __all__ = [
     "MusicCodec",
     "Note",
     "Piece",
+    "SelfiesCodec",
     "SmilesCodec",
     "codec_from_dict",
     "smiles_tokens",
@@ -149,6 +153,69 @@ class SmilesCodec(Codec):
 
     def join(self, tokens: list[str]) -> str:
         return "".join(tokens)
+
+
+def _selfies() -> Any:
+    try:
+        import selfies
+    except ImportError:  # pragma: no cover - the molecules extra installs it
+        raise ParameterError("molecule_tokens='selfies' needs the selfies package: "
+                             "pip install 'genlab[molecules]'") from None
+    return selfies
+
+
+class SelfiesCodec(SmilesCodec):
+    """SELFIES tokens for molecules given (and returned) as SMILES strings.
+
+    Any sequence of SELFIES tokens decodes to a valid molecule (the grammar builds the
+    graph and never exceeds a valence), so sampled strings are always valid; what the
+    model learns shows in uniqueness, novelty and the property distributions instead.
+    Decoded molecules are written as canonical SMILES (RDKit, when installed)."""
+
+    alphabet = "selfies"
+
+    def __init__(self, tokens: Sequence[str]) -> None:
+        super().__init__(tokens)
+        self._cache: dict[str, list[str]] = {}  # fit and encode see the same molecules
+
+    @classmethod
+    def fit(cls, smiles: Iterable[str]) -> SelfiesCodec:
+        """Alphabet of the SELFIES tokens of `smiles`."""
+        codec = cls([])
+        seen: set[str] = set()
+        for s in smiles:
+            seen.update(codec.split(s))
+        fitted = cls(sorted(seen))
+        fitted._cache = codec._cache
+        return fitted
+
+    def split(self, item: str) -> list[str]:
+        tokens = self._cache.get(item)
+        if tokens is None:
+            sf = _selfies()
+            try:
+                tokens = list(sf.split_selfies(sf.encoder(item, strict=True)))
+            except Exception as err:  # selfies raises EncoderError with a long message
+                reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+                raise DataError(f"{item!r} cannot be written as SELFIES ({reason}); drop it "
+                                "or use molecule_tokens='smiles'") from None
+            if len(self._cache) < 2_000_000:
+                self._cache[item] = tokens
+        return tokens
+
+    def join(self, tokens: list[str]) -> str:
+        smiles = _selfies().decoder("".join(tokens)) or ""
+        try:
+            from rdkit import Chem, RDLogger
+
+            RDLogger.DisableLog("rdApp.*")
+            mol = Chem.MolFromSmiles(smiles)
+            return Chem.MolToSmiles(mol) if mol is not None else smiles
+        except ImportError:  # pragma: no cover - rdkit comes with the same extra
+            return smiles
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "alphabet": self.alphabet}
 
 
 @dataclass(frozen=True, order=True)
@@ -270,7 +337,8 @@ def codec_from_dict(data: dict[str, Any]) -> Codec:
     if kind == "char":
         return CharCodec([str(t) for t in data["tokens"]])
     if kind == "smiles":
-        return SmilesCodec([str(t) for t in data["tokens"]])
+        cls = SelfiesCodec if data.get("alphabet") == "selfies" else SmilesCodec
+        return cls([str(t) for t in data["tokens"]])
     if kind == "music":
         return MusicCodec(int(data["steps_per_bar"]), int(data["max_duration"]))
     raise ModelFileError(f"unknown sequence codec {kind!r}; upgrade genlab or check the file")

@@ -53,6 +53,7 @@ from genlab.sequences.codecs import (
     Codec,
     MusicCodec,
     Piece,
+    SelfiesCodec,
     SmilesCodec,
     codec_from_dict,
 )
@@ -76,6 +77,7 @@ COMMON_CONSTRAINTS: dict[str, ParamSpec] = {
     **DataModel._parameter_constraints,
     **TRAIN_CONSTRAINTS,
     "codec": ("choice", ("auto", "char", "smiles", "music")),
+    "molecule_tokens": ("choice", ("smiles", "selfies")),
     "context": ("int", 8, 65_536),
     "max_items": ("int?", 1, 10**10),
     "segment_bars": ("int", 1, 1024),
@@ -183,7 +185,8 @@ class SequenceModel(TorchModule, DataModel):
         if kind == "smiles":
             if not items:
                 raise DataError("the SMILES column is empty; give at least one molecule")
-            return SmilesCodec.fit(items), items
+            cls = SelfiesCodec if self.molecule_tokens == "selfies" else SmilesCodec
+            return cls.fit(items), items
         if kind == "music":
             if not items:
                 raise DataError("no pieces of music found; give MIDI/MusicXML files or chorales")
@@ -471,7 +474,8 @@ class SequenceModel(TorchModule, DataModel):
             bars=int(opts["bars"]) if music else None, max_per_bar=MAX_TOKENS_PER_BAR,
             note_ids=(codec.index["NOTE_0"], codec.index["NOTE_127"]) if music else None,
             grammar=SmilesGrammar(codec, b, self.device_)
-            if isinstance(codec, SmilesCodec) and opts["grammar"] else None)
+            if type(codec) is SmilesCodec and opts["grammar"] else None,
+            min_new=1 if isinstance(codec, SmilesCodec) and not prefix else 0)
 
     def _decode(self, ids: np.ndarray, prompt: str | None) -> Any:
         item = self.codec_.decode(ids)
@@ -677,6 +681,9 @@ class Transformer(SequenceModel):
         grammar: molecules: mask tokens that would break the SMILES syntax when sampling
             (branches and ring bonds closed, no dangling bond; see
             `genlab.sequences.grammar`); False samples the model unconstrained.
+        molecule_tokens: "smiles" (SMILES tokens) or "selfies" (SELFIES tokens: every
+            sampled string is a valid molecule; needs the `selfies` package). Data and
+            samples are SMILES either way.
         epochs, batch_size, lr, ...: see `genlab.train.TrainConfig`; the learning rate
             decays on a cosine over the epochs or `max_minutes`, whichever ends first.
         seed: seeds initialisation and training.
@@ -723,6 +730,7 @@ class Transformer(SequenceModel):
         top_k: int | None = None,
         top_p: float | None = None,
         grammar: bool = True,
+        molecule_tokens: str = "smiles",
         epochs: int = 30,
         batch_size: int = 64,
         lr: float = 2e-3,
@@ -795,6 +803,7 @@ class LSTM(SequenceModel):
         top_k: int | None = None,
         top_p: float | None = None,
         grammar: bool = True,
+        molecule_tokens: str = "smiles",
         epochs: int = 30,
         batch_size: int = 64,
         lr: float = 2e-3,

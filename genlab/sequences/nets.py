@@ -350,7 +350,8 @@ def generate(stepper: Stepper, prefix: torch.Tensor, max_new: int, *, stop_at_eo
              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
              generator: torch.Generator | None = None, bar_id: int | None = None,
              bars: int | None = None, max_per_bar: int = 160,
-             note_ids: tuple[int, int] | None = None, grammar: Any = None) -> torch.Tensor:
+             note_ids: tuple[int, int] | None = None, grammar: Any = None,
+             min_new: int = 0) -> torch.Tensor:
     """Sample up to `max_new` tokens after `prefix` (B, L) in one batch; returns (B, L + n)
     with PAD after a row's EOS. With `bar_id` and `bars`, EOS is forbidden until a row holds
     `bars` BAR tokens, a further BAR ends the row, and a bar longer than `max_per_bar`
@@ -358,7 +359,8 @@ def generate(stepper: Stepper, prefix: torch.Tensor, max_new: int, *, stop_at_eo
     `note_ids` (first, last id of note onsets) the last bar cannot end before a note
     starts in it: MIDI cannot hold trailing silence, so an empty last bar would be lost.
     A `grammar` (`genlab.sequences.grammar.SmilesGrammar`) masks tokens that would break
-    the syntax, given the prefix and each token drawn."""
+    the syntax, given the prefix and each token drawn. EOS is not drawn before `min_new`
+    new tokens (an empty molecule is no molecule)."""
     logits = stepper.feed(prefix)
     if grammar is not None:
         grammar.feed(prefix)
@@ -372,8 +374,10 @@ def generate(stepper: Stepper, prefix: torch.Tensor, max_new: int, *, stop_at_eo
     # number of tensor operations per step, not by their size
     ban = torch.zeros(logits.shape[-1], device=logits.device)
     ban[[PAD, BOS] + ([] if stop_at_eos else [EOS])] = -math.inf
-    for _ in range(max_new):
+    for step in range(max_new):
         logits = logits.float() + ban
+        if step < min_new:
+            logits[:, EOS] = -math.inf
         if bar_count is not None:
             force = since_bar >= max_per_bar
             logits[force] = torch.where(

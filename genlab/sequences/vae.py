@@ -78,6 +78,7 @@ class SequenceVAE(SequenceModel):
         top_k: int | None = None,
         top_p: float | None = None,
         grammar: bool = True,
+        molecule_tokens: str = "smiles",
         epochs: int = 30,
         batch_size: int = 128,
         lr: float = 2e-3,
