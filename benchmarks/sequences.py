@@ -357,7 +357,11 @@ def main() -> None:
                 **{k: old.get(k) for k in ("val_loss", "cache_speedup", "validity", "uniqueness",
                                            "novelty", "hit_rate_ratio", "params", "machine")
                    if k in old}})
-        results[name] = runners[name]()
+        fresh = runners[name]()
+        # re-read: another run of this script may have written its part meanwhile
+        results = {**(json.loads(RESULTS.read_text()) if RESULTS.exists() else {}),
+                   "previous_runs": results.get("previous_runs", [])}
+        results[name] = fresh
         results[name]["wall_seconds"] = time.perf_counter() - start
         results[name]["machine"] = (f"{platform.processor() or platform.machine()}, "
                                     f"{args.threads} torch thread(s) for training, 1 for "

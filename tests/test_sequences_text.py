@@ -113,6 +113,17 @@ def test_training_learns_the_text(text_model: Transformer) -> None:
     assert seen < shuffled
 
 
+def test_validation_windows_are_a_held_out_tail(text_model: Transformer) -> None:
+    # 256 slots, val_fraction 0.05 -> 13 validation windows of 24 characters at the end
+    assert text_model.meta_["validation_tail_tokens"] == 13 * 24
+    # training windows cover the rest: a text whose second half differs is learnt whole
+    first, second = "abcab" * 200, "xyzzy" * 200
+    m = tiny(epochs=3, epoch_size=256, lr=1e-2, val_fraction=0.02).fit([first + second])
+    a = m.nats_per_token(["abcabcab"])
+    x = m.nats_per_token(["xyzzyxyz"])
+    assert max(a, x) < 0.7 * math.log(m.codec_.vocab_size)
+
+
 def test_samples_start_with_the_prompt_and_repeat_with_a_seed(
         text_model: Transformer, tmp_path: Path) -> None:
     samples = text_model.sample(3, prompt="ROMEO:", length=40, seed=7)
