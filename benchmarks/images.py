@@ -39,6 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from genlab._atomic import atomic_path  # noqa: E402
 from genlab._version import __version__  # noqa: E402
 from genlab.images import (  # noqa: E402
     ImageFlow,
@@ -224,8 +225,8 @@ def main() -> None:
     def save() -> None:  # after every family: a late failure keeps the earlier results
         results["total_minutes" if not args.merge else "rerun_minutes"] = round(
             (time.perf_counter() - start) / 60, 1)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=1, default=float) + "\n", encoding="utf-8")
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(results, indent=1, default=float) + "\n", encoding="utf-8")
 
     for name in [f for f in args.families.split(",") if f]:
         per_class = 10 if name == "pixelcnn" else args.per_class

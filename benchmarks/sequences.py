@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from genlab._atomic import atomic_path
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results" / "sequences.json"
@@ -377,8 +379,8 @@ def main() -> None:
             results["molecules_headline"] = best
             for key in ("validity", "uniqueness", "novelty"):
                 results[key] = results[best][key]
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        with atomic_path(RESULTS) as tmp:  # a run killed mid-write keeps the last results
+            tmp.write_text(json.dumps(results, indent=1, default=str) + "\n")
         print(f"{name} done in {results[name]['wall_seconds']:.0f}s", flush=True)
     print(_table(results))
 

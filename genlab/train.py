@@ -52,7 +52,9 @@ class TrainConfig:
         val_fraction: share of rows held out for early stopping (0 disables it).
         patience: epochs without a better validation loss before stopping.
         grad_clip: max gradient norm, or None.
-        max_minutes: wall-clock budget; training stops at the end of the epoch that passes it.
+        max_minutes: wall-clock budget, checked between steps: once it is spent the epoch
+            ends early (its train loss over the steps taken), validation runs, and training
+            stops (one step may overrun it).
         warmup_steps: linear learning-rate warm-up.
         device: "auto" (CUDA when present, else CPU), "cpu" or "cuda".
     """
@@ -120,6 +122,7 @@ class TrainResult:
     history: list[dict[str, float]]
     stopped_by: Literal["epochs", "early stopping", "time budget"]
     best_epoch: int
+    steps: int
 
 
 class EarlyStopping:
@@ -192,6 +195,7 @@ def fit_loop(
     stopper = EarlyStopping(config.patience)
     history: list[dict[str, float]] = []
     start_time = time.perf_counter()
+    deadline = None if config.max_minutes is None else start_time + 60 * config.max_minutes
     step = 0
     reason: Literal["epochs", "early stopping", "time budget"] = "epochs"
     with task(description, config.epochs) as advance:
@@ -200,6 +204,8 @@ def fit_loop(
             order = train_idx[torch.randperm(train_idx.numel(), generator=generator)]
             total, count = 0.0, 0
             for begin in range(0, order.numel(), config.batch_size):
+                if deadline is not None and count and time.perf_counter() > deadline:
+                    break  # one epoch of a large model can outlast the whole budget
                 rows = order[begin:begin + config.batch_size]
                 if rows.numel() < 2 and order.numel() >= 2:
                     continue  # a one-row batch breaks batch statistics and adds only noise
@@ -237,7 +243,7 @@ def fit_loop(
             if val_idx.numel() and stopper.should_stop:
                 reason = "early stopping"
                 break
-            if config.max_minutes is not None and record[SECONDS] > 60 * config.max_minutes:
+            if deadline is not None and time.perf_counter() > deadline:
                 reason = "time budget"
                 break
     if stopper.best_state is not None:
@@ -250,4 +256,5 @@ def fit_loop(
             ConvergenceWarning,
             stacklevel=2,
         )
-    return TrainResult(history=history, stopped_by=reason, best_epoch=stopper.best_epoch)
+    return TrainResult(history=history, stopped_by=reason, best_epoch=stopper.best_epoch,
+                       steps=step)

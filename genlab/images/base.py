@@ -33,7 +33,6 @@ from genlab.modalities import DataModel
 from genlab.models.base import ParamSpec
 from genlab.models.neural import TRAIN_CONSTRAINTS, torch_generator
 from genlab.provenance import write_provenance
-from genlab.train import learning_rate, resolve_device
 
 __all__ = ["ImageCodec", "ImageModel", "LABEL"]
 
@@ -145,48 +144,6 @@ class ImageModel(DataModel):
         self.meta_["class_counts"] = counts
         self._end_fit(start, n, _fingerprint(ds))
         return self
-
-    def _train_images(self, loss_fn: Any, tensors: list[torch.Tensor],
-                      rng: np.random.Generator, step: Any = None) -> None:
-        """Train with the shared loop (`genlab.train.fit_loop`), checking `max_minutes`
-        between steps as well: one epoch of a PixelCNN on CPU can outlast the whole budget.
-        Once the budget is spent the remaining batches of the epoch are skipped without
-        computing anything, and count in that epoch's train_loss with the mean loss of the
-        last trained steps; validation and early stopping then run as usual.
-
-        `step(batch, step_index) -> float` replaces the default update (one optimiser on
-        the mean of `loss_fn`), e.g. for the GAN."""
-        config = self.train_config()  # type: ignore[attr-defined]
-        self.net_.to(resolve_device(config.device))  # type: ignore[attr-defined]
-        budget = config.max_minutes
-        deadline = None if budget is None else time.perf_counter() + 60.0 * budget
-        recent: list[float] = []
-        self.steps_trained_ = 0
-        if step is None:
-            params = [p for p in self.net_.parameters() if p.requires_grad]  # type: ignore
-            opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-            optimizer = opt_cls(params, lr=config.lr, weight_decay=config.weight_decay)
-
-            def step(batch: tuple[torch.Tensor, ...], index: int) -> float:
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(index, config)
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(batch).mean()
-                loss.backward()
-                if config.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-                optimizer.step()
-                return float(loss.detach())
-
-        def train_step(batch: tuple[torch.Tensor, ...], index: int) -> float:
-            if deadline is not None and time.perf_counter() > deadline and recent:
-                return float(np.mean(recent[-50:]))
-            value = step(batch, index)
-            recent.append(value)
-            self.steps_trained_ += 1
-            return value
-
-        self._train(loss_fn, tensors, rng, train_step=train_step)  # type: ignore[attr-defined]
 
     def _check_shape_supported(self) -> None:
         """Families with size constraints (e.g. the flow's squeezes) refuse here."""

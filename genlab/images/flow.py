@@ -344,7 +344,7 @@ class ImageFlow(TorchModule, ImageModel):
             lp = self.net_.log_density(yq, self._onehot(batch[1] if len(batch) > 1 else None))
             return -(lp - d * _LOG_256)
 
-        self._train_images(loss_fn, [x] if y is None else [x, y], rng)
+        self._train(loss_fn, [x] if y is None else [x, y], rng)
 
     def _log_prob_tensor(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         gen = torch.Generator(device=x.device).manual_seed(DEQUANT_SEED)

@@ -170,7 +170,7 @@ class ImageGAN(TorchModule, ImageModel):
             # validation only (val_fraction > 0): the discriminator's hinge loss on real rows
             return F.relu(1.0 - d(to_unit(batch[0]), batch[1] if len(batch) > 1 else None))
 
-        self._train_images(loss_fn, [x] if y is None else [x, y], rng, step=train_step)
+        self._train(loss_fn, [x] if y is None else [x, y], rng, train_step=train_step)
 
     def _sample_tensor(self, n: int, y: torch.Tensor | None,
                        generator: torch.Generator) -> torch.Tensor:

@@ -200,7 +200,7 @@ class PixelCNN(TorchModule, ImageModel):
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return -self._log_prob_tensor(batch[0], batch[1] if len(batch) > 1 else None)
 
-        self._train_images(loss_fn, [x] if y is None else [x, y], rng)
+        self._train(loss_fn, [x] if y is None else [x, y], rng)
 
     def _log_prob_tensor(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         out = self.net_(to_unit(x), self._onehot(y))

@@ -155,7 +155,7 @@ class SuperResolution(TorchModule, ImageModel):
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return -self._log_prob_tensor(batch[0], None)
 
-        self._train_images(loss_fn, [x], rng)
+        self._train(loss_fn, [x], rng)
 
     def _log_prob_tensor(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         loc, log_scale = self.net_(self._low_tensor(x))

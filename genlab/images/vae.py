@@ -219,7 +219,7 @@ class ImageVAE(TorchModule, ImageModel):
                         - 1.0).sum(1)
             return -log_px + self.beta * kl
 
-        self._train_images(loss_fn, [x] if y is None else [x, y], rng)
+        self._train(loss_fn, [x] if y is None else [x, y], rng)
 
     def _log_prob_tensor(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         oh = self._onehot(y)

@@ -80,6 +80,7 @@ class TorchModule:
                           description=f"fitting {type(self).__name__}", **kwargs)
         self.history_ = result.history
         self.stopped_by_ = result.stopped_by
+        self.steps_trained_ = result.steps
         return result
 
     def _build(self, meta: dict[str, Any]) -> nn.Module:

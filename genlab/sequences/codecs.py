@@ -206,11 +206,9 @@ class SelfiesCodec(SmilesCodec):
     def join(self, tokens: list[str]) -> str:
         smiles = _selfies().decoder("".join(tokens)) or ""
         try:
-            from rdkit import Chem, RDLogger
+            from genlab.sequences.molecules import canonical
 
-            RDLogger.DisableLog("rdApp.*")
-            mol = Chem.MolFromSmiles(smiles)
-            return Chem.MolToSmiles(mol) if mol is not None else smiles
+            return canonical([smiles])[0] or smiles
         except ImportError:  # pragma: no cover - rdkit comes with the same extra
             return smiles
 

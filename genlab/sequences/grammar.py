@@ -7,10 +7,9 @@ bonds in a row, a ring bond closing on its own atom or on the atom it is already
 ("C11", "CC1C1"). `SmilesGrammar` tracks, per sampled row, the branch depth, the open ring
 bonds (and the atoms they opened on), the kind of the last token, and sets the logits of
 the tokens that cannot come next to -inf, so the model's distribution is renormalised over
-the grammatical tokens
-(constrained decoding, as grammar-constrained sampling of language models). Chemistry is
-not checked: a valence or aromaticity error still makes an invalid molecule, so validity
-still measures what the model learnt.
+the grammatical tokens (constrained decoding, as grammar-constrained sampling of language
+models). Chemistry is not checked: a valence or aromaticity error still makes an invalid
+molecule, so validity still measures what the model learnt.
 
 `log_prob` scores the model itself (unconstrained); samples drawn with the grammar come
 from the model conditioned on being grammatical.
@@ -82,7 +81,6 @@ class SmilesGrammar:
         self.table = table
         self.is_close = self.kind_of == CLOSE
         self.ends = (self.kind_of == END) | (self.kind_of == DOT)
-        self.ring_ids = torch.nonzero(self.ring_of >= 0).flatten()
         self.depth = torch.zeros(batch, dtype=torch.long, device=device)
         self.open_rings = torch.zeros(batch, max(1, len(rings)), dtype=torch.bool, device=device)
         self.last = torch.full((batch,), START, dtype=torch.long, device=device)
@@ -120,7 +118,7 @@ class SmilesGrammar:
             if rows.numel():
                 r = ring[rows]
                 self.open_rings[rows, r] ^= True
-                self.opened_at[rows, r] = self.atoms[rows]
+                self.opened_at[rows, r] = here[rows]  # the current atom, also after ')'
             self.last = torch.where(kind == OTHER, self.last, kind)
 
     def mask(self, logits: torch.Tensor) -> torch.Tensor:

@@ -838,10 +838,9 @@ def _fit_autoregressive(model: Any, items: list[Any], cond: np.ndarray | None,
     net = torch.compile(model.net_) if getattr(model, "compile", False) else model.net_
     mixed = bool(getattr(model, "bf16", False))
 
-    def autocast(training: bool) -> Any:
+    def autocast(ids: torch.Tensor, training: bool) -> Any:
         # only training steps (gen given); validation and scoring stay float32
-        device = next(model.net_.parameters()).device.type
-        return torch.autocast(device, dtype=torch.bfloat16, enabled=mixed and training)
+        return torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=mixed and training)
     if model.codec_.stream:
         text = "\n".join(items)
         stream = torch.tensor(model.codec_.encode(text), dtype=torch.long)
@@ -878,7 +877,7 @@ def _fit_autoregressive(model: Any, items: list[Any], cond: np.ndarray | None,
                 s = holder["val"][slots % holder["val"].numel()]
             win = data[s[:, None] + holder["offsets"]]  # (B, context) targets
             bos = torch.full((s.shape[0], 1), BOS, dtype=torch.long, device=s.device)
-            with autocast(gen is not None):
+            with autocast(win, gen is not None):
                 logits = net(torch.cat([bos, win[:, :-1]], dim=1))
             nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), win.reshape(-1),
                                   reduction="none")
@@ -899,7 +898,7 @@ def _fit_autoregressive(model: Any, items: list[Any], cond: np.ndarray | None,
         bos = torch.full((ids.shape[0], 1), BOS, dtype=torch.long, device=ids.device)
         if net is model.net_:  # trim padding shared by the batch (compiled: keep one shape)
             ids = ids[:, :int((ids != PAD).sum(dim=1).max())]
-        with autocast(gen is not None):
+        with autocast(ids, gen is not None):
             logits = net(torch.cat([bos, ids[:, :-1]], dim=1), c)
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), ids.reshape(-1),
                               reduction="none", ignore_index=PAD)
