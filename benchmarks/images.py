@@ -54,7 +54,7 @@ from genlab.images import (  # noqa: E402
     read_images,
     write_png,
 )
-from genlab.images.metrics import (  # noqa: E402
+from genlab.evaluate.images import (  # noqa: E402
     ImageClassifier,
     frechet_distance,
     near_copy_share,

@@ -25,7 +25,7 @@ from genlab.models import (
     families,
     load,
 )
-from genlab.timeseries import SeriesModel
+from genlab.models.series.autoregressive import SeriesModel
 
 __all__ = [
     "AnomalyDetector",

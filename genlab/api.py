@@ -44,7 +44,7 @@ def report(
     title: str = "genlab report",
 ) -> Path:
     """Write a self-contained HTML report comparing real and synthetic tables."""
-    from genlab.report import build_report
+    from genlab.report.tables import build_report
 
     real_df: pd.DataFrame = read_table(real)
     synth_df: pd.DataFrame = read_table(synthetic)

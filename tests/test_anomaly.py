@@ -13,7 +13,7 @@ import genlab
 from genlab.anomaly import AnomalyDetector, SeriesAnomalyDetector, intervals_from_flags
 from genlab.cli import app
 from genlab.errors import DataError, ParameterError, UnsupportedOperation
-from genlab.timeseries import SeriesModel, read_series
+from genlab.models.series.autoregressive import SeriesModel, read_series
 from tests.conftest import real_data
 
 SMALL_AR = {"max_minutes": 0.05, "epochs": 30, "hidden": 32}

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 import genlab
-import genlab.models.autoregressive as ar
-from genlab.models._ar_heads import build_net
-from genlab.models.autoregressive import Autoregressive
+import genlab.models.table.autoregressive as ar
+from genlab.models.table._ar_heads import build_net
+from genlab.models.table.autoregressive import Autoregressive
 from tests.conftest import real_data
 
 # tiny trainings stop at their epoch budget on purpose

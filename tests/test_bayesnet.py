@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import genlab
-from genlab.models import bayesnet
-from genlab.models.bayesnet import BayesianNetwork, quantile_edges
+from genlab.models.table import bayesnet
+from genlab.models.table.bayesnet import BayesianNetwork, quantile_edges
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

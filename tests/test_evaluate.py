@@ -309,7 +309,7 @@ def test_rebalanced_sample_restores_group_and_target_shares(train) -> None:
 
 @pytest.fixture
 def cli_app() -> typer.Typer:
-    from genlab.evaluate.cli import register
+    from genlab.cli.evaluate import register
 
     app = typer.Typer()
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import genlab
-from genlab.models._flow_parts import FlowNet
-from genlab.models.flow import Flow
+from genlab.models.table.flow import Flow
+from genlab.nets.spline_flow import FlowNet
 from tests.conftest import real_data
 
 # tiny trainings stop at their epoch budget on purpose

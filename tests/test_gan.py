@@ -12,9 +12,9 @@ import pytest
 import torch
 
 import genlab
-import genlab.models.gan as gan_module
+import genlab.models.table.gan as gan_module
 from genlab.errors import DataError, ParameterError, UnsupportedOperation
-from genlab.models.gan import GAN
+from genlab.models.table.gan import GAN
 from tests.conftest import real_data
 
 # 15 epochs of 4 steps, the generator training after 10 critic-only steps

@@ -20,6 +20,14 @@ from typer.testing import CliRunner
 
 from genlab.cli import app
 from genlab.errors import DataError, ParameterError, UnsupportedOperation
+from genlab.evaluate.images import (
+    ImageClassifier,
+    frechet_distance,
+    near_copy_share,
+    prdc,
+    psnr,
+    ssim,
+)
 from genlab.images import (
     ImageFlow,
     ImageGAN,
@@ -34,19 +42,11 @@ from genlab.images import (
     read_png,
     write_png,
 )
-from genlab.images._dist import logistic_mixture_logp
-from genlab.images.base import dequantize, from_unit_float, to_unit_float
-from genlab.images.flow import DEQUANT_SEED, ActNorm, InvConv1x1
-from genlab.images.metrics import (
-    ImageClassifier,
-    frechet_distance,
-    near_copy_share,
-    prdc,
-    psnr,
-    ssim,
-)
-from genlab.modalities import detect_modality
 from genlab.models.base import load
+from genlab.models.image.base import dequantize, from_unit_float, to_unit_float
+from genlab.models.image.flow import DEQUANT_SEED, ActNorm, InvConv1x1
+from genlab.models.registry import detect_modality
+from genlab.nets.logistic_mixture import logistic_mixture_logp
 
 pytestmark = pytest.mark.filterwarnings("ignore::genlab.train.ConvergenceWarning")
 runner = CliRunner()

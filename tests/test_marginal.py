@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import genlab
-from genlab.models._marginal import fit_empirical, fit_parametric
-from genlab.models._rectangle import log_rectangle_prob, sample_truncated
+from genlab.models.table._marginal import fit_empirical, fit_parametric
+from genlab.models.table._rectangle import log_rectangle_prob, sample_truncated
 
 
 @settings(max_examples=40, deadline=None)

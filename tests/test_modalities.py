@@ -11,8 +11,8 @@ import pytest
 
 import genlab
 from genlab.errors import ModelFileError, ParameterError
-from genlab.modalities import detect_modality, make_data_model, modalities
-from genlab.timeseries import SeriesModel
+from genlab.models.registry import detect_modality, make_data_model, modalities
+from genlab.models.series.autoregressive import SeriesModel
 
 
 def test_tables_stay_tables(tmp_path: pytest.TempPathFactory) -> None:

@@ -1,4 +1,4 @@
-"""Tests of genlab.report: scores, plots, self-containment, atomic writes, browser rendering."""
+"""Tests of genlab.report.tables: scores, plots, self-containment, atomic writes, browser rendering."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from genlab.errors import DataError, ParameterError
-from genlab.report import build_report
+from genlab.report.tables import build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -303,7 +303,7 @@ def test_wide_table_caps_association_matrix(tmp_path: Path, monkeypatch) -> None
 
 
 def test_kind_inference() -> None:
-    from genlab.report import _infer_kind
+    from genlab.report.tables import _infer_kind
 
     s = pd.Series
     assert _infer_kind(s([True, False])) == "boolean"

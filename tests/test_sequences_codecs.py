@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genlab.errors import DataError, ModelFileError, ParameterError
-from genlab.sequences.codecs import (
+from genlab.data.sequences.codecs import (
     EOS,
     UNKNOWN,
     CharCodec,
@@ -18,6 +17,7 @@ from genlab.sequences.codecs import (
     codec_from_dict,
     smiles_tokens,
 )
+from genlab.errors import DataError, ModelFileError, ParameterError
 
 # -- characters ------------------------------------------------------------------------------
 

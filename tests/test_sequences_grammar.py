@@ -1,4 +1,4 @@
-"""SMILES syntax masking during sampling (genlab.sequences.grammar)."""
+"""SMILES syntax masking during sampling (genlab.models.sequence.grammar)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genlab.data.sequences.codecs import EOS, SPECIALS, SmilesCodec
 from genlab.errors import ParameterError
+from genlab.models.sequence.base import parse_where
+from genlab.models.sequence.grammar import SmilesGrammar
 from genlab.sequences import Transformer
-from genlab.sequences.codecs import EOS, SPECIALS, SmilesCodec
-from genlab.sequences.grammar import SmilesGrammar
-from genlab.sequences.model import parse_where
 
 from .test_sequences_molecules import SMILES, small
 

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 import genlab
 from genlab.cli import app
+from genlab.data.sequences.molecules import internal_diversity, molecule_metrics, properties
+from genlab.data.sequences.readers import read_smiles_table
 from genlab.errors import DataError, ParameterError
-from genlab.modalities import detect_modality
+from genlab.models.registry import detect_modality
 from genlab.sequences import LSTM, SequenceVAE, Transformer
-from genlab.sequences.data import read_smiles_table
-from genlab.sequences.molecules import internal_diversity, molecule_metrics, properties
 
 from .conftest import real_data
 from .test_report import assert_renders_in_chromium
@@ -192,8 +192,8 @@ def test_epoch_size_draws_items_and_keeps_a_fixed_validation_set() -> None:
 
 # -- SELFIES tokens ------------------------------------------------------------------------------
 def test_selfies_codec_round_trips_molecules():
-    from genlab.sequences.codecs import SelfiesCodec, codec_from_dict
-    from genlab.sequences.molecules import canonical
+    from genlab.data.sequences.codecs import SelfiesCodec, codec_from_dict
+    from genlab.data.sequences.molecules import canonical
 
     codec = SelfiesCodec.fit(SMILES)
     for s in SMILES:
@@ -203,7 +203,7 @@ def test_selfies_codec_round_trips_molecules():
 
 
 def test_selfies_model_samples_only_valid_molecules(tmp_path):
-    from genlab.sequences.molecules import canonical
+    from genlab.data.sequences.molecules import canonical
 
     m = small(codec="smiles", molecule_tokens="selfies", context=64).fit(SMILES)
     samples = m.sample(60, seed=0)

@@ -10,15 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from genlab.cli import app
-from genlab.errors import DataError, ParameterError
-from genlab.modalities import detect_modality
-from genlab.sequences import Note, Piece, SequenceVAE, Transformer, read_music, write_piece
-from genlab.sequences.music import (
+from genlab.data.sequences.music import (
     histogram_distances,
     interval_histogram,
     piece_from_steps,
     read_score_file,
 )
+from genlab.errors import DataError, ParameterError
+from genlab.models.registry import detect_modality
+from genlab.sequences import Note, Piece, SequenceVAE, Transformer, read_music, write_piece
 
 from .conftest import real_data
 from .test_report import assert_renders_in_chromium

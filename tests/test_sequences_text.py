@@ -14,15 +14,15 @@ from typer.testing import CliRunner
 import genlab
 from genlab.cli import app
 from genlab.errors import DataError, ParameterError, UnsupportedOperation
-from genlab.modalities import detect_modality
-from genlab.sequences import LSTM, SequenceVAE, Transformer
-from genlab.sequences.nets import (
+from genlab.models.registry import detect_modality
+from genlab.nets.sequence import (
     Stepper,
     TransformerNet,
     sample_logits,
     score_tokens,
     window_start,
 )
+from genlab.sequences import LSTM, SequenceVAE, Transformer
 
 from .conftest import real_data
 

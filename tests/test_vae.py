@@ -8,7 +8,7 @@ import pytest
 
 import genlab
 from genlab.errors import DataError, ModelFileError, ParameterError
-from genlab.models.vae import VAE
+from genlab.models.table.vae import VAE
 from tests.conftest import real_data
 
 # tiny settings: a few hundred rows, small nets, a few dozen epochs

@@ -15,8 +15,8 @@ from genlab.anomaly.series import SeriesAnomalyDetector
 from genlab.data.readers import read_table
 from genlab.errors import DataError
 from genlab.models.base import Model, load
+from genlab.models.series.autoregressive import SeriesModel
 from genlab.provenance import write_output
-from genlab.timeseries import SeriesModel
 
 __all__ = ["detect_series", "detect_table"]
 
@@ -74,7 +74,7 @@ def detect_table(
         score_is_exact=detector.score_is_exact)
     path = write_output(result, output)
     if report is not None:
-        from genlab.anomaly.report import write_anomaly_report
+        from genlab.report.anomaly import write_anomaly_report
 
         shown = explained.drop(columns=[c for c in explained.columns if c.startswith("drop_")])
         shown = shown.sort_values("score", ascending=False)
@@ -112,7 +112,7 @@ def detect_series(
                                      seed=seed)
     normal = fit_on if fit_on is not None else data
     detector.fit(read_table(normal), time=time, value=value, model=saved)
-    from genlab.timeseries import read_series
+    from genlab.models.series.autoregressive import read_series
 
     codec = detector.model_.codec_
     series = read_series(read_table(data), time=codec["time"], value=codec["value"])
@@ -132,7 +132,7 @@ def detect_series(
         table.attrs["provenance"] = spans.attrs["provenance"]
         write_output(table, points)
     if report is not None:
-        from genlab.anomaly.report import write_anomaly_report
+        from genlab.report.anomaly import write_anomaly_report
 
         x = series.times if series.times is not None else np.arange(len(series))
         write_anomaly_report(report, scores=w, threshold=detector.threshold_, info={

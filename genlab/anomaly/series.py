@@ -21,7 +21,7 @@ import pandas as pd
 
 from genlab.errors import NotFittedError
 from genlab.models.base import Estimator
-from genlab.timeseries import Series, SeriesModel, read_series
+from genlab.models.series.autoregressive import Series, SeriesModel, read_series
 
 __all__ = ["SeriesAnomalyDetector", "intervals_from_flags"]
 

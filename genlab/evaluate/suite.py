@@ -71,7 +71,7 @@ class EvaluationResult:
         """Write the self-contained HTML report (summary cards, sections, plots)."""
         if self._details is None:
             raise ParameterError("this result holds scores only (no tables); re-run evaluate()")
-        from genlab.evaluate.report import write_report
+        from genlab.report.evaluation import write_report
 
         return write_report(self.scores, self._details, path, title=title)
 

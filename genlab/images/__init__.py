@@ -7,14 +7,14 @@ the modality registry; `--condition label` makes a family class-conditional.
 
 from __future__ import annotations
 
-from genlab.images.base import ImageCodec, ImageModel
-from genlab.images.flow import ImageFlow
-from genlab.images.gan import ImageGAN
-from genlab.images.io import ImageSet, is_image_input, make_grid, read_images, read_png, write_png
-from genlab.images.pixelcnn import PixelCNN
-from genlab.images.superres import SuperResolution, bicubic_upsample, downsample
-from genlab.images.vae import ImageVAE
-from genlab.modalities import register_detector
+from genlab.data.images import ImageSet, is_image_input, make_grid, read_images, read_png, write_png
+from genlab.models.image.base import ImageCodec, ImageModel
+from genlab.models.image.flow import ImageFlow
+from genlab.models.image.gan import ImageGAN
+from genlab.models.image.pixelcnn import PixelCNN
+from genlab.models.image.superres import SuperResolution, bicubic_upsample, downsample
+from genlab.models.image.vae import ImageVAE
+from genlab.models.registry import register_detector
 
 __all__ = [
     "ImageCodec",

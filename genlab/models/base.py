@@ -380,7 +380,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     where = repr(str(path))
     modality = config.get("modality", "table")
     if modality != "table":
-        from genlab.modalities import load_data_model
+        from genlab.models.registry import load_data_model
 
         return load_data_model(config, tensors, where)
     cls = _REGISTRY.get(config["family"])

@@ -11,12 +11,19 @@ file is text, a table with a SMILES column (or a `.smi` file) is molecules, MIDI
 files, folders of them and the JSB chorales are music.
 """
 
-from genlab.modalities import register_detector
-from genlab.sequences.codecs import CharCodec, MusicCodec, Note, Piece, SmilesCodec, smiles_tokens
-from genlab.sequences.data import detect, read_music, read_sequences
-from genlab.sequences.model import LSTM, SequenceModel, Transformer
-from genlab.sequences.music import piece_to_score, read_score_file, write_piece
-from genlab.sequences.vae import SequenceVAE
+from genlab.data.sequences.codecs import (
+    CharCodec,
+    MusicCodec,
+    Note,
+    Piece,
+    SmilesCodec,
+    smiles_tokens,
+)
+from genlab.data.sequences.music import piece_to_score, read_score_file, write_piece
+from genlab.data.sequences.readers import detect, read_music, read_sequences
+from genlab.models.registry import register_detector
+from genlab.models.sequence.base import LSTM, SequenceModel, Transformer
+from genlab.models.sequence.vae import SequenceVAE
 
 __all__ = [
     "LSTM",
