@@ -1,4 +1,4 @@
-"""Convenience functions over the families: fit by name, write a report."""
+"""The public functions over the families: fit any kind of data by name, load, report."""
 
 from __future__ import annotations
 
@@ -6,66 +6,49 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+from genlab.data.detect import detect_kind
+from genlab.models.registry import families, load, make_model
 
-from genlab.data.readers import TableSource, read_table
-from genlab.errors import ParameterError
-from genlab.models.base import Model, families
-
-__all__ = ["fit", "make_model", "report"]
-
-
-def make_model(name: str, **params: Any) -> Model:
-    """An unfitted model of family `name` (e.g. "copula") with the given parameters."""
-    known = families()
-    if name not in known:
-        raise ParameterError(f"unknown model {name!r}; choose one of {', '.join(sorted(known))}")
-    return known[name].build(**params)
+__all__ = ["families", "fit", "load", "make_model", "report"]
 
 
 def fit(
-    data: TableSource,
-    model: str = "copula",
+    data: Any,
+    model: str | None = None,
     *,
-    conditions: list[str] | None = None,
+    conditions: list[str] | str | None = None,
+    data_kind: str | None = None,
     kinds: dict[str, str] | None = None,
+    time: str | None = None,
+    value: str | None = None,
     **params: Any,
-) -> Model:
-    """Fit the family named `model` to `data` (a CSV/Parquet path or a DataFrame)."""
-    return make_model(model, **params).fit(data, conditions, kinds=kinds)
+) -> Any:
+    """Fit the family named `model` to `data` of any kind: a table (CSV/Parquet path or
+    DataFrame), images (folder, .npz, idx), text, molecules, music or a series (with
+    `data_kind="series"`). The kind is detected as `genlab fit` detects it; `data_kind`
+    overrides it (`table`, `image`, `text`, `molecules`, `music`, `sequence`, `series`).
+
+    `kinds` overrides table column kinds; `time` / `value` name a series' columns; the
+    other keyword arguments are the family's hyperparameters."""
+    modality, implied = detect_kind(data, data_kind)
+    cls = families(modality).get(model or "")
+    accepted = set(cls._param_names()) if cls is not None else set()
+    params = {**{k: v for k, v in implied.items() if not accepted or k in accepted}, **params}
+    m = make_model(model, modality, **params)
+    options = {k: v for k, v in (("kinds", kinds), ("time", time), ("value", value))
+               if v is not None}
+    return m.fit(data, conditions, **options)
 
 
 def report(
-    real: TableSource,
-    synthetic: TableSource,
+    real: Any,
+    synthetic: Any,
     path: str | os.PathLike[str],
     *,
-    model: Model | None = None,
+    model: Any = None,
     title: str = "genlab report",
 ) -> Path:
     """Write a self-contained HTML report comparing real and synthetic tables."""
-    from genlab.report.tables import build_report
+    from genlab.report.tables import table_report
 
-    real_df: pd.DataFrame = read_table(real)
-    synth_df: pd.DataFrame = read_table(synthetic)
-    info = None
-    kinds = None
-    history = None
-    if model is not None:
-        model._check_fitted()
-        kinds = model.schema_.kinds
-        history = model.history_ or None
-        info = {
-            "family": f"{type(model).__name__} ({model.family})",
-            "parameters": repr(model),
-            "fit seconds": f"{model.fit_seconds_:.2f}",
-            "training rows": str(model.n_rows_),
-            "training fingerprint": model.fingerprint_[:16],
-            "log_prob": "exact" if model.log_prob_is_exact else "bound / estimate",
-        }
-    extra = None
-    graph_html = getattr(model, "graph_html", None)
-    if callable(graph_html):  # families with a structure (the Bayesian network) show it
-        extra = [("Learned dependency graph", graph_html())]
-    return build_report(real_df, synth_df, path, title=title, kinds=kinds, history=history,
-                        model_info=info, extra_sections=extra)
+    return table_report(real, synthetic, path, model=model, title=title)

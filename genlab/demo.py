@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from genlab.api import make_model, report
+from genlab.data.writers import write_output
 from genlab.datasets import adult_sample_path, load_adult_sample
-from genlab.provenance import write_output
 
 __all__ = ["DEMO_FAMILIES", "run_demo"]
 

@@ -13,13 +13,14 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
 from genlab._progress import task
+from genlab.config import TrainConfig
 from genlab.errors import ParameterError
 
 __all__ = [
@@ -37,66 +38,6 @@ Batch = tuple[torch.Tensor, ...]
 
 class ConvergenceWarning(UserWarning):
     """Training used its whole epoch budget while the validation loss was still improving."""
-
-
-@dataclass
-class TrainConfig:
-    """Settings of `fit_loop`; the one source of defaults for every neural family and the CLI.
-
-    Args:
-        epochs: most passes over the training rows.
-        batch_size: rows per step.
-        lr: learning rate (constant after a linear warm-up of `warmup_steps`).
-        weight_decay: decoupled weight decay (AdamW).
-        optimizer: "adamw" or "adam".
-        val_fraction: share of rows held out for early stopping (0 disables it).
-        patience: epochs without a better validation loss before stopping.
-        grad_clip: max gradient norm, or None.
-        max_minutes: wall-clock budget, checked between steps: once it is spent the epoch
-            ends early (its train loss over the steps taken), validation runs, and training
-            stops (one step may overrun it).
-        warmup_steps: linear learning-rate warm-up.
-        device: "auto" (CUDA when present, else CPU), "cpu" or "cuda".
-    """
-
-    epochs: int = 300
-    batch_size: int = 500
-    lr: float = 2e-3
-    weight_decay: float = 1e-5
-    optimizer: Literal["adamw", "adam"] = "adamw"
-    val_fraction: float = 0.1
-    patience: int = 15
-    grad_clip: float | None = 5.0
-    max_minutes: float | None = None
-    warmup_steps: int = 50
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        checks = {
-            "epochs": self.epochs >= 1,
-            "batch_size": self.batch_size >= 1,
-            "lr": self.lr > 0 and math.isfinite(self.lr),
-            "weight_decay": self.weight_decay >= 0,
-            "optimizer": self.optimizer in ("adamw", "adam"),
-            "val_fraction": 0 <= self.val_fraction < 1,
-            "patience": self.patience >= 1,
-            "grad_clip": self.grad_clip is None or self.grad_clip > 0,
-            "max_minutes": self.max_minutes is None or self.max_minutes > 0,
-            "warmup_steps": self.warmup_steps >= 0,
-            "device": self.device in ("auto", "cpu", "cuda"),
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ParameterError(f"invalid training setting {name}={getattr(self, name)!r}")
-
-    @classmethod
-    def names(cls) -> list[str]:
-        """Field names, which neural families accept as constructor arguments."""
-        return [f.name for f in fields(cls)]
-
-    def to_dict(self) -> dict[str, Any]:
-        """As JSON types."""
-        return asdict(self)
 
 
 def resolve_device(device: str) -> torch.device:

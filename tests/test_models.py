@@ -9,7 +9,7 @@ from scipy import stats
 
 import genlab
 from genlab.errors import DataError, NotFittedError, ParameterError, UnsupportedOperation
-from genlab.models.neural import NeuralModel
+from genlab.models.table.neural import NeuralModel
 from tests.conftest import real_data
 
 FAMILIES = sorted(genlab.families())

@@ -1,4 +1,4 @@
-"""Tests of genlab.report.tables: scores, plots, self-containment, atomic writes, browser rendering."""
+"""Tests of the table report: scores, plots, self-containment, atomic writes, browser."""
 
 from __future__ import annotations
 

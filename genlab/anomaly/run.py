@@ -13,10 +13,10 @@ from genlab._version import __version__
 from genlab.anomaly.detector import AnomalyDetector
 from genlab.anomaly.series import SeriesAnomalyDetector
 from genlab.data.readers import read_table
+from genlab.data.writers import write_output
 from genlab.errors import DataError
 from genlab.models.base import Model, load
 from genlab.models.series.autoregressive import SeriesModel
-from genlab.provenance import write_output
 
 __all__ = ["detect_series", "detect_table"]
 

@@ -1,37 +1,31 @@
-"""The model contract every family keeps: fit, sample, log_prob, save and load.
+"""The one model contract of every modality: fit, sample, log_prob, save and load.
 
-`Model` owns the public methods; a family fills a handful of hooks on arrays:
+`Model` owns the public methods, seeding, provenance, the fitted check, eval/no-grad mode
+and the model file. A modality's base class (tables, images, sequences, series) fills the
+hooks with its codec; its families fill only the tensor hooks below that.
 
-- `_fit_arrays(enc, conditions, rng)`: learn from encoded data;
-- `_sample_arrays(n, conditions, rng) -> Encoded`: draw rows, `conditions` maps a
-  categorical column index to a code;
-- `_log_prob_arrays(enc) -> (n,)`: natural log density/probability per row, marginalising
-  numeric values that are NaN;
-- `_state() -> (meta, tensors)`, `_expected_shapes(meta)`, `_restore(meta, tensors)`.
-
-Numeric missing values are modelled here, once for all families that do not model them
-themselves: each numeric column is missing completely at random at its training rate.
+- `_fit(data, conditions, rng, **options) -> (n_items, fingerprint)`: read through the
+  modality's codec and train; `conditions` is a list of names;
+- `_sample(n, conditions, rng, **options)`: `n` samples of the modality's type (DataFrame,
+  uint8 image array, list of sequences); `conditions` a dict, `options` validated against
+  `sample_options`;
+- `_log_prob(data, conditions, **options) -> (n_items,)` natural-log likelihoods;
+- `_codec_dict()` / `_codec_from_dict(d)`, `_state() -> (meta, tensors)`,
+  `_expected_shapes(meta)`, `_restore(meta, tensors)`: the model file.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import math
+import contextlib
 import os
 import time
-import warnings
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
-import pandas as pd
 
-from genlab._progress import task
 from genlab._version import __version__
-from genlab.data.readers import TableSource, read_table
-from genlab.data.tabular import Encoded, TabularCodec
 from genlab.errors import (
     DataError,
     ModelFileError,
@@ -39,318 +33,38 @@ from genlab.errors import (
     ParameterError,
     UnsupportedOperation,
 )
-from genlab.store import read_model_file, write_model_file
+from genlab.models import registry
+from genlab.params import Estimator, ParamSpec, check_param
+from genlab.provenance import attach, now
+from genlab.seeding import check_seed, draw_seed
+from genlab.store import write_model_file
 
-__all__ = [
-    "Conditions", "Estimator", "Model", "ParamSpec", "check_tensors", "fingerprint", "load"
-]
+__all__ = ["Conditions", "Model", "check_count", "check_tensors"]
 
 Conditions = dict[str, Any]
-ParamSpec = tuple[Any, ...]
-SAMPLE_CHUNK = 200_000
-_REGISTRY: dict[str, type[Model]] = {}
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
-def fingerprint(df: pd.DataFrame) -> str:
-    """sha256 of a table's contents (values, column names and order), independent of index."""
-    h = hashlib.sha256()
-    h.update("\x1f".join(map(str, df.columns)).encode())
-    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
-    return h.hexdigest()
+def check_count(n: Any, what: str = "n") -> int:
+    """`n` as a positive int; one-line error for anything else."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ParameterError(f"{what} must be a positive integer number of samples, got {n!r}")
+    return int(n)
 
 
-def _check_param(name: str, value: Any, spec: ParamSpec) -> str | None:
-    """Return an error message if `value` breaks `spec`, else None."""
-    kind = spec[0]
-    if kind == "choice":
-        if value not in spec[1]:
-            return f"{name} must be one of {list(spec[1])}, got {value!r}"
-        return None
-    if value is None and kind.endswith("?"):
-        return None
-    base = kind.rstrip("?")
-    if base == "bool":
-        return None if isinstance(value, bool) else f"{name} must be True or False, got {value!r}"
-    numeric_ok = isinstance(value, (int, np.integer)) if base == "int" else isinstance(
-        value, (int, float, np.integer, np.floating)
-    )
-    if isinstance(value, bool) or not numeric_ok:
-        return f"{name} must be {'an integer' if base == 'int' else 'a number'}, got {value!r}"
-    low, high = spec[1], spec[2]
-    if not (low <= value <= high) or (base == "float" and not math.isfinite(value)):
-        return f"{name} must be in [{low}, {high}], got {value!r}"
-    return None
-
-
-class Estimator:
-    """Hyperparameter handling shared by every genlab model of any modality, as in
-    scikit-learn: keyword-only constructor arguments stored as given, validated at fit
-    against `_parameter_constraints`."""
-
-    _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {"seed": ("int?", 0, 2**63 - 1)}
-
-    # -- parameters -----------------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
-
-    def _init_params(self, values: dict[str, Any]) -> None:
-        """Store the constructor's arguments (call with `locals()`), unvalidated as in
-        scikit-learn. Lists become tuples: JSON (model files, the command line) has no tuples,
-        and a loaded model must compare and print the same as the one saved."""
-        for name in self._param_names():
-            value = values[name]
-            setattr(self, name, tuple(value) if isinstance(value, list) else value)
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments, as given."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> Self:
-        """Set constructor arguments by name; returns self."""
-        for name, value in params.items():
-            if name not in self._param_names():
-                raise ParameterError(
-                    f"{type(self).__name__} has no parameter {name!r}; "
-                    f"parameters are {self._param_names()}"
-                )
-            setattr(self, name, value)
-        return self
-
-    @classmethod
-    def build(cls, **params: Any) -> Self:
-        """An instance with `params`, refusing names the constructor does not take."""
-        unknown = sorted(set(params) - set(cls._param_names()))
-        if unknown:
-            raise ParameterError(
-                f"{cls.__name__} has no parameter(s) {unknown}; parameters are "
-                f"{cls._param_names()}"
-            )
-        return cls(**params)
-
-    def _file_config(self, owner: str | None, licence: str | None,
-                     **fields: Any) -> dict[str, Any]:
-        """The model-file config every modality shares (version, family, parameters,
-        history, training fingerprint, provenance), plus `fields`."""
-        return {
-            "genlab_version": __version__,
-            "family": getattr(self, "family", ""),
-            "params": self.get_params(),
-            **fields,
-            "history": getattr(self, "history_", []),
-            "training": {"rows": self.n_rows_, "fingerprint": self.fingerprint_},
-            "provenance": {
-                "created_at": self.created_at_,
-                "fit_seconds": round(self.fit_seconds_, 3),
-                "seed": self.seed_,
-                "owner": owner,
-                "licence": licence,
-            },
-        }
-
-    def _validate_params(self) -> None:
-        for name, value in self.get_params().items():
-            spec = self._parameter_constraints.get(name)
-            if spec is not None and (msg := _check_param(name, value, spec)):
-                raise ParameterError(f"{type(self).__name__}: {msg}")
-
-    def __repr__(self) -> str:
-        defaults = {
-            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values()
-        }
-        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults.get(k)]
-        return f"{type(self).__name__}({', '.join(shown)})"
-
-
-class Model(Estimator):
-    """Base class of every genlab family (see the module docstring for the hooks)."""
-
-    family: ClassVar[str] = ""
-    log_prob_is_exact: ClassVar[bool] = True
-    supports_log_prob: ClassVar[bool] = True
-    has_latent: ClassVar[bool] = False
-    models_missing: ClassVar[bool] = False
-    summary: ClassVar[str] = ""
-    when_to_use: ClassVar[str] = ""
-    adult_fit_time: ClassVar[str] = ""  # measured by benchmarks/tabular.py on 2 CPU cores
-    conditioning: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.family:
-            _REGISTRY[cls.family] = cls
-
-    # -- fit ------------------------------------------------------------------------------
-    def fit(
-        self,
-        data: TableSource,
-        conditions: list[str] | None = None,
-        *,
-        kinds: dict[str, str] | None = None,
-    ) -> Model:
-        """Fit to a table (path or DataFrame); `conditions` names categorical columns the
-        model should condition on exactly; `kinds` overrides inferred column kinds."""
-        self._validate_params()
-        df = read_table(data)
-        codec = TabularCodec.fit(df, kinds)
-        if not codec.numeric and not codec.categorical:
-            raise DataError(
-                "no column can be modelled (all are constant or identifiers); "
-                "give a table with varying columns or set kinds="
-            )
-        enc = codec.encode(df)
-        cond_names = list(conditions or [])
-        cond_idx = [codec.categorical_index(name) for name in cond_names]
-        seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**63)
-        rng = np.random.default_rng(seed)
-        self.schema_ = codec
-        self.conditions_ = cond_names
-        self.seed_ = seed
-        self.n_rows_ = len(df)
-        self.fingerprint_ = fingerprint(df)
-        self.history_: list[dict[str, float]] = []
-        self.missing_rate_ = np.isnan(enc.x).mean(axis=0) if enc.x.size else np.zeros(0)
-        start = time.perf_counter()
-        self._fit_arrays(enc, cond_idx, rng)
-        self.fit_seconds_ = time.perf_counter() - start
-        self.created_at_ = datetime.now(UTC).isoformat(timespec="seconds")
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "schema_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(data) or genlab.load()"
-            )
-
-    def _condition_codes(self, conditions: Conditions | None) -> dict[int, int]:
-        if conditions is None:
-            return {}
-        if not isinstance(conditions, dict):
-            raise ParameterError(
-                f"conditions must be a dict of column to value, got {type(conditions).__name__}"
-            )
-        codec = self.schema_
-        return {codec.categorical_index(k): codec.code_of(codec.categorical_index(k), v)
-                for k, v in conditions.items()}
-
-    # -- sample ---------------------------------------------------------------------------
-    def sample(
-        self, n: int, *, conditions: Conditions | None = None, seed: int | None = None
-    ) -> pd.DataFrame:
-        """Draw `n` rows like the training table; `conditions` fixes categorical columns.
-
-        The same `seed` gives the same rows; without one a random seed is drawn and recorded
-        in the result's `attrs["provenance"]`.
-        """
-        self._check_fitted()
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise ParameterError(f"n must be a positive integer number of rows, got {n!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                                 or seed < 0):
-            raise ParameterError(f"seed must be a non-negative integer, got {seed!r}")
-        codes = self._condition_codes(conditions)
-        used_seed = int(seed) if seed is not None else int(
-            np.random.SeedSequence().entropy % 2**63
-        )
-        rng = np.random.default_rng(used_seed)
-        parts = []
-        with task(f"sampling {type(self).__name__}", n) as advance:
-            for start in range(0, int(n), SAMPLE_CHUNK):
-                m = min(SAMPLE_CHUNK, int(n) - start)
-                enc = self._sample_arrays(m, codes, rng)
-                if not self.models_missing and enc.x.size:
-                    enc.x[rng.random(enc.x.shape) < self.missing_rate_] = np.nan
-                parts.append(self.schema_.decode(enc, rng, row_offset=start))
-                advance(m)
-        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        out.attrs["provenance"] = self.provenance(seed=used_seed, n=int(n), conditions=conditions)
-        return out
-
-    def provenance(self, **extra: Any) -> dict[str, Any]:
-        """Where an output came from: genlab version, family, parameters, training data."""
-        self._check_fitted()
-        return {
-            "generator": f"genlab {__version__}",
-            "family": self.family,
-            "params": self.get_params(),
-            "training_rows": self.n_rows_,
-            "training_fingerprint": self.fingerprint_,
-            "model_created_at": self.created_at_,
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            **{k: v for k, v in extra.items() if v is not None},
-        }
-
-    # -- log_prob -------------------------------------------------------------------------
-    def log_prob(self, data: TableSource) -> np.ndarray:
-        """Natural-log likelihood of each row, in the user's data space.
-
-        Continuous columns contribute densities (per unit of the column; datetimes per day),
-        categorical columns probabilities. A value never seen in training gives -inf.
-        """
-        if not self.supports_log_prob:
-            able = sorted(n for n, c in _REGISTRY.items() if c.supports_log_prob)
-            raise UnsupportedOperation(
-                f"{type(self).__name__} ({self.family}) has no likelihood, so log_prob is not "
-                f"available; use one of the families with log_prob: {', '.join(able)}"
-            )
-        self._check_fitted()
-        df = read_table(data)
-        enc = self.schema_.encode(df)
-        unseen = (enc.c < 0).any(axis=1) if enc.c.size else np.zeros(enc.n, bool)
-        if unseen.any():
-            warnings.warn(
-                f"{int(unseen.sum())} rows hold category values never seen in training; "
-                "their log_prob is -inf",
-                UserWarning,
-                stacklevel=2,
-            )
-            enc.c[unseen] = 0
-        lp = np.asarray(self._log_prob_arrays(enc), dtype=np.float64)
-        if not self.models_missing and enc.x.size:
-            isna = np.isnan(enc.x)
-            rate = self.missing_rate_
-            with np.errstate(divide="ignore"):
-                lp = lp + np.where(isna, np.log(rate), np.log1p(-rate)).sum(axis=1)
-        lp[unseen] = -np.inf
-        return lp
-
-    # -- persistence ----------------------------------------------------------------------
-    def save(
-        self, path: str | os.PathLike[str], *, owner: str | None = None, licence: str | None = None
-    ) -> Path:
-        """Write the model to one `.genlab` file (JSON config + safetensors weights)."""
-        self._check_fitted()
-        meta, tensors = self._state()
-        tensors = dict(tensors, _missing_rate=np.asarray(self.missing_rate_, np.float64))
-        config = self._file_config(owner, licence, codec=self.schema_.to_dict(),
-                                   conditions=self.conditions_, fitted=meta)
-        return write_model_file(path, config, tensors)
-
-    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        raise NotImplementedError
-
-    def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-        raise NotImplementedError
-
-    def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
-        raise NotImplementedError
-
-    def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
-        raise NotImplementedError
-
-    def _sample_arrays(
-        self, n: int, conditions: dict[int, int], rng: np.random.Generator
-    ) -> Encoded:
-        raise NotImplementedError
-
-    def _log_prob_arrays(self, enc: Encoded) -> np.ndarray:
-        raise NotImplementedError
-
-
-def families() -> dict[str, type[Model]]:
-    """Registered families by name."""
-    return dict(_REGISTRY)
+def option_from_text(name: str, text: str, spec: ParamSpec) -> Any:
+    """A sample option written on the command line (`--where temperature=0.8`) as its type."""
+    kind = str(spec[0]).rstrip("?")
+    if kind == "bool":
+        if text.lower() not in _TRUE + _FALSE:
+            raise ParameterError(f"--where {name}= takes true or false, got {text!r}")
+        return text.lower() in _TRUE
+    if kind in ("int", "float"):
+        try:
+            return int(text) if kind == "int" else float(text)
+        except ValueError:
+            raise ParameterError(f"--where {name}= needs a number, got {text!r}") from None
+    return text
 
 
 def check_tensors(
@@ -373,44 +87,238 @@ def check_tensors(
             raise ModelFileError(f"{where}: tensor {name!r} holds NaN or infinite values")
 
 
-def load(path: str | os.PathLike[str]) -> Any:
-    """Load a `.genlab` file of any modality; it is parsed as JSON and raw tensors, never
-    executed. Tables give a `Model`; images and sequences their own model classes."""
-    config, tensors = read_model_file(path)
-    where = repr(str(path))
-    modality = config.get("modality", "table")
-    if modality != "table":
-        from genlab.models.registry import load_data_model
+class Model(Estimator):
+    """Base of every genlab family of every modality (see the module docstring)."""
 
-        return load_data_model(config, tensors, where)
-    cls = _REGISTRY.get(config["family"])
-    if cls is None:
-        raise ModelFileError(
-            f"{where} names unknown family {config['family']!r}; known: {sorted(_REGISTRY)}"
-        )
-    try:
-        model = cls(**config["params"])
-        model._validate_params()
-        model.schema_ = TabularCodec.from_dict(config["codec"])
-        meta = config.get("fitted") or {}
-        expected = dict(model._expected_shapes(meta))
-    except (TypeError, KeyError, ValueError) as err:
-        raise ModelFileError(f"{where} has an invalid config: {err}") from err
-    expected["_missing_rate"] = (len(model.schema_.numeric),)
-    check_tensors(where, cls.__name__, tensors, expected)
-    provenance = config.get("provenance") or {}
-    model.conditions_ = list(config.get("conditions") or [])
-    model.history_ = list(config.get("history") or [])
-    model.n_rows_ = int(config.get("training", {}).get("rows", 0))
-    model.fingerprint_ = str(config.get("training", {}).get("fingerprint", ""))
-    model.created_at_ = str(provenance.get("created_at", ""))
-    model.fit_seconds_ = float(provenance.get("fit_seconds") or 0.0)
-    model.seed_ = provenance.get("seed")
-    model.owner_ = provenance.get("owner")
-    model.licence_ = provenance.get("licence")
-    model.missing_rate_ = tensors.pop("_missing_rate")
-    try:
-        model._restore(meta, tensors)
-    except (KeyError, TypeError, ValueError) as err:
-        raise ModelFileError(f"{where} has an invalid fitted state: {err}") from err
-    return model
+    modality: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    log_prob_is_exact: ClassVar[bool] = True
+    supports_log_prob: ClassVar[bool] = True
+    has_latent: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+    when_to_use: ClassVar[str] = ""
+    conditioning: ClassVar[str] = ""
+    sample_options: ClassVar[dict[str, ParamSpec]] = {}  # keyword options of `sample`
+    history_: list[dict[str, float]]
+    conditions_: list[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.modality and cls.family and "family" in cls.__dict__:
+            registry.register(cls)
+
+    # -- fit ------------------------------------------------------------------------------
+    def fit(self, data: Any, conditions: list[str] | str | None = None, **options: Any) -> Self:
+        """Fit to `data` (a path or in-memory data of the modality); `conditions` names what
+        to condition on (columns, `label`, molecule properties). Returns self."""
+        self._validate_params()
+        names = [conditions] if isinstance(conditions, str) else list(conditions or [])
+        self.seed_ = self.seed if self.seed is not None else draw_seed()  # type: ignore[attr-defined]
+        rng = np.random.default_rng(self.seed_)
+        self.history_ = []
+        self.stopped_by_: str | None = None
+        self.conditions_ = names
+        start = time.perf_counter()
+        n_items, fingerprint = self._fit(data, names, rng, **options)
+        self.fit_seconds_ = time.perf_counter() - start
+        self.n_rows_ = int(n_items)
+        self.fingerprint_ = str(fingerprint)
+        self.created_at_ = now()
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "fit_seconds_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(data) or genlab.load()"
+            )
+
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[None]:
+        """Eval mode and no autograd for a network in `net_`; nothing for other families."""
+        net = getattr(self, "net_", None)
+        if net is None:
+            yield
+            return
+        import torch
+
+        net.eval()
+        with torch.no_grad():
+            yield
+
+    # -- sample ---------------------------------------------------------------------------
+    def sample(self, n: int, *, conditions: Conditions | None = None, seed: int | None = None,
+               **options: Any) -> Any:
+        """Draw `n` samples like the training data; `conditions` fixes what the model was
+        told to condition on (e.g. `{"sex": "Female"}`, `{"label": "7"}`); `options` are the
+        modality's sampling options (`sample_options`: prompt, temperature, ...).
+
+        The same `seed` gives the same samples; without one a fresh seed is drawn. Either
+        way it is recorded in the result's `attrs["provenance"]`."""
+        self._check_fitted()
+        count = check_count(n)
+        given = check_seed(seed)
+        if conditions is not None and not isinstance(conditions, dict):
+            raise ParameterError(
+                f"conditions must be a dict of name to value, got {type(conditions).__name__}")
+        opts = self._check_options(options)
+        used = given if given is not None else draw_seed()
+        rng = np.random.default_rng(used)
+        with self._inference():
+            out = self._sample(count, dict(conditions or {}), rng, **opts)
+        prov = self.provenance(seed=used, n=count, conditions=conditions or None,
+                               options=opts or None)
+        return attach(out, prov, modality=self.modality)
+
+    def _check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(options) - set(self.sample_options))
+        if unknown:
+            allowed = ", ".join(sorted(self.sample_options)) or "none"
+            raise ParameterError(
+                f"{type(self).__name__}.sample takes no option(s) {unknown}; its options: "
+                f"{allowed}")
+        for name, value in options.items():
+            if value is not None and (msg := check_param(name, value, self.sample_options[name])):
+                raise ParameterError(msg)
+        return {k: v for k, v in options.items() if v is not None}
+
+    def parse_where(self, where: dict[str, str]) -> tuple[Conditions, dict[str, Any]]:
+        """Split `--where name=value` text into (conditions, sample options), each value in
+        its own type."""
+        conditions: Conditions = {}
+        options: dict[str, Any] = {}
+        for name, text in where.items():
+            if name in self.sample_options:
+                options[name] = option_from_text(name, text, self.sample_options[name])
+            else:
+                conditions[name] = self._condition_from_text(name, text)
+        return conditions, options
+
+    def _condition_from_text(self, name: str, text: str) -> Any:
+        """A condition value written as text, in the type the model compares it with."""
+        return text
+
+    def provenance(self, **extra: Any) -> dict[str, Any]:
+        """Where an output came from: genlab version, family, parameters, training data."""
+        self._check_fitted()
+        return {
+            "generator": f"genlab {__version__}",
+            "modality": self.modality,
+            "family": self.family,
+            "params": self.get_params(),
+            "training_items": self.n_rows_,
+            "training_fingerprint": self.fingerprint_,
+            "model_created_at": self.created_at_,
+            "generated_at": now(),
+            **{k: v for k, v in extra.items() if v is not None},
+        }
+
+    # -- log_prob -------------------------------------------------------------------------
+    def log_prob(self, data: Any, *, conditions: Conditions | None = None,
+                 **options: Any) -> np.ndarray:
+        """Natural-log likelihood of each item of `data` (row, image, sequence, time step),
+        in the user's data space; a bound or estimate where `log_prob_is_exact` is False."""
+        if not self.supports_log_prob:
+            able = sorted(n for n, c in registry.families(self.modality).items()
+                          if c.supports_log_prob)
+            raise UnsupportedOperation(
+                f"{type(self).__name__} ({self.family}) has no likelihood, so log_prob is not "
+                f"available; use one of the {self.modality} families with log_prob: "
+                f"{', '.join(able)}"
+            )
+        self._check_fitted()
+        with self._inference():
+            lp = self._log_prob(data, conditions, **options)
+        return np.asarray(lp, dtype=np.float64)
+
+    # -- persistence ----------------------------------------------------------------------
+    def save(
+        self, path: str | os.PathLike[str], *, owner: str | None = None, licence: str | None = None
+    ) -> Path:
+        """Write the model to one `.genlab` file (JSON config + safetensors weights)."""
+        self._check_fitted()
+        meta, tensors = self._file_state()
+        config = {
+            "genlab_version": __version__,
+            "modality": self.modality,
+            "family": self.family,
+            "params": self.get_params(),
+            "codec": self._codec_dict(),
+            "conditions": list(self.conditions_),
+            "fitted": meta,
+            "history": list(self.history_),
+            "training": {"rows": self.n_rows_, "fingerprint": self.fingerprint_,
+                         "stopped_by": getattr(self, "stopped_by_", None)},
+            "provenance": {"created_at": self.created_at_,
+                           "fit_seconds": round(self.fit_seconds_, 3), "seed": self.seed_,
+                           "owner": owner, "licence": licence},
+        }
+        return write_model_file(path, config, tensors)
+
+    @classmethod
+    def _from_file(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
+                   where: str) -> Model:
+        """Rebuild a model from a read model file (`genlab.load`)."""
+        try:
+            model = cls(**config["params"])
+            model._validate_params()
+            model.conditions_ = [str(c) for c in (config.get("conditions") or [])]
+            model._codec_from_dict(config["codec"])
+            meta = config.get("fitted") or {}
+            expected = dict(model._file_shapes(meta))
+        except (TypeError, KeyError, ValueError, AttributeError, DataError,
+                ParameterError) as err:
+            raise ModelFileError(f"{where} has an invalid config: {err}") from err
+        check_tensors(where, cls.__name__, tensors, expected)
+        provenance = config.get("provenance") or {}
+        training = config.get("training") or {}
+        model.history_ = list(config.get("history") or [])
+        model.n_rows_ = int(training.get("rows", 0))
+        model.fingerprint_ = str(training.get("fingerprint", ""))
+        model.stopped_by_ = training.get("stopped_by")
+        model.created_at_ = str(provenance.get("created_at", ""))
+        model.fit_seconds_ = float(provenance.get("fit_seconds") or 0.0)
+        model.seed_ = provenance.get("seed")
+        model.owner_ = provenance.get("owner")
+        model.licence_ = provenance.get("licence")
+        try:
+            model._file_restore(meta, dict(tensors))
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ModelFileError(f"{where} has an invalid fitted state: {err}") from err
+        return model
+
+    # what the model file holds beyond the family's state (tables add missingness rates)
+    def _file_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return self._state()
+
+    def _file_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return self._expected_shapes(meta)
+
+    def _file_restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        self._restore(meta, tensors)
+
+    # -- hooks ----------------------------------------------------------------------------
+    def _fit(self, data: Any, conditions: list[str], rng: np.random.Generator,
+             **options: Any) -> tuple[int, str]:
+        raise NotImplementedError
+
+    def _sample(self, n: int, conditions: Conditions, rng: np.random.Generator,
+                **options: Any) -> Any:
+        raise NotImplementedError
+
+    def _log_prob(self, data: Any, conditions: Conditions | None, **options: Any) -> Any:
+        raise NotImplementedError
+
+    def _codec_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _codec_from_dict(self, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        raise NotImplementedError
+
+    def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError

@@ -101,6 +101,19 @@ class ImageGAN(TorchModule, ImageModel):
         "n_critic": ("int", 1, 100),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 1000,
+        "batch_size": 64,
+        "lr": 2e-4,
+        "weight_decay": 0.0,
+        "optimizer": "adam",
+        "val_fraction": 0.0,
+        "patience": 1_000_000,
+        "grad_clip": None,
+        "max_minutes": 5.0,
+        "warmup_steps": 0,
+    }
+
     def __init__(
         self,
         *,
@@ -108,18 +121,8 @@ class ImageGAN(TorchModule, ImageModel):
         width: int = 64,
         n_critic: int = 1,
         size: tuple[int, int] | None = None,
-        epochs: int = 1000,
-        batch_size: int = 64,
-        lr: float = 2e-4,
-        weight_decay: float = 0.0,
-        optimizer: str = "adam",
-        val_fraction: float = 0.0,
-        patience: int = 1_000_000,
-        grad_clip: float | None = None,
-        max_minutes: float | None = 5.0,
-        warmup_steps: int = 0,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -154,6 +154,18 @@ class PixelCNN(TorchModule, ImageModel):
         "mixtures": ("int", 1, 64),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 1000,
+        "batch_size": 16,
+        "weight_decay": 0.0,
+        "optimizer": "adam",
+        "val_fraction": 0.05,
+        "patience": 10,
+        "grad_clip": 100.0,
+        "max_minutes": 5.0,
+        "warmup_steps": 0,
+    }
+
     def __init__(
         self,
         *,
@@ -162,18 +174,8 @@ class PixelCNN(TorchModule, ImageModel):
         kernel: int = 3,
         mixtures: int = 5,
         size: tuple[int, int] | None = None,
-        epochs: int = 1000,
-        batch_size: int = 16,
-        lr: float = 2e-3,
-        weight_decay: float = 0.0,
-        optimizer: str = "adam",
-        val_fraction: float = 0.05,
-        patience: int = 10,
-        grad_clip: float | None = 100.0,
-        max_minutes: float | None = 5.0,
-        warmup_steps: int = 0,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -101,6 +101,19 @@ class SuperResolution(TorchModule, ImageModel):
         "blocks": ("int", 0, 64),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 1000,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "optimizer": "adam",
+        "val_fraction": 0.05,
+        "patience": 10,
+        "grad_clip": 50.0,
+        "max_minutes": 5.0,
+        "warmup_steps": 0,
+    }
+
     def __init__(
         self,
         *,
@@ -108,18 +121,8 @@ class SuperResolution(TorchModule, ImageModel):
         hidden: int = 64,
         blocks: int = 4,
         size: tuple[int, int] | None = None,
-        epochs: int = 1000,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        optimizer: str = "adam",
-        val_fraction: float = 0.05,
-        patience: int = 10,
-        grad_clip: float | None = 50.0,
-        max_minutes: float | None = 5.0,
-        warmup_steps: int = 0,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 

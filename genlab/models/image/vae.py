@@ -139,6 +139,18 @@ class ImageVAE(TorchModule, ImageModel):
         "temperature": ("float", 0.0, 10.0),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 1000,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "weight_decay": 0.0,
+        "optimizer": "adam",
+        "patience": 20,
+        "grad_clip": 50.0,
+        "max_minutes": 5.0,
+        "warmup_steps": 0,
+    }
+
     def __init__(
         self,
         *,
@@ -150,18 +162,8 @@ class ImageVAE(TorchModule, ImageModel):
         sample_noise: bool = False,
         temperature: float = 1.0,
         size: tuple[int, int] | None = None,
-        epochs: int = 1000,
-        batch_size: int = 128,
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        optimizer: str = "adam",
-        val_fraction: float = 0.1,
-        patience: int = 20,
-        grad_clip: float | None = 50.0,
-        max_minutes: float | None = 5.0,
-        warmup_steps: int = 0,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -710,6 +710,16 @@ class Transformer(SequenceModel):
         "bf16": ("bool",),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 30,
+        "batch_size": 64,
+        "weight_decay": 0.01,
+        "val_fraction": 0.05,
+        "patience": 5,
+        "grad_clip": 1.0,
+        "warmup_steps": 100,
+    }
+
     def __init__(
         self,
         *,
@@ -731,18 +741,8 @@ class Transformer(SequenceModel):
         top_p: float | None = None,
         grammar: bool = True,
         molecule_tokens: str = "smiles",
-        epochs: int = 30,
-        batch_size: int = 64,
-        lr: float = 2e-3,
-        weight_decay: float = 0.01,
-        optimizer: str = "adamw",
-        val_fraction: float = 0.05,
-        patience: int = 5,
-        grad_clip: float | None = 1.0,
-        max_minutes: float | None = None,
-        warmup_steps: int = 100,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 
@@ -786,6 +786,16 @@ class LSTM(SequenceModel):
         "epoch_size": ("int?", 1, 10**9),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 30,
+        "batch_size": 64,
+        "weight_decay": 0.0,
+        "val_fraction": 0.05,
+        "patience": 5,
+        "grad_clip": 1.0,
+        "warmup_steps": 100,
+    }
+
     def __init__(
         self,
         *,
@@ -804,18 +814,8 @@ class LSTM(SequenceModel):
         top_p: float | None = None,
         grammar: bool = True,
         molecule_tokens: str = "smiles",
-        epochs: int = 30,
-        batch_size: int = 64,
-        lr: float = 2e-3,
-        weight_decay: float = 0.0,
-        optimizer: str = "adamw",
-        val_fraction: float = 0.05,
-        patience: int = 5,
-        grad_clip: float | None = 1.0,
-        max_minutes: float | None = None,
-        warmup_steps: int = 100,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 

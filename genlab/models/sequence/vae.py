@@ -58,6 +58,16 @@ class SequenceVAE(SequenceModel):
         "epoch_size": ("int?", 1, 10**9),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 30,
+        "batch_size": 128,
+        "weight_decay": 0.0,
+        "val_fraction": 0.05,
+        "patience": 5,
+        "grad_clip": 1.0,
+        "warmup_steps": 100,
+    }
+
     def __init__(
         self,
         *,
@@ -79,18 +89,8 @@ class SequenceVAE(SequenceModel):
         top_p: float | None = None,
         grammar: bool = True,
         molecule_tokens: str = "smiles",
-        epochs: int = 30,
-        batch_size: int = 128,
-        lr: float = 2e-3,
-        weight_decay: float = 0.0,
-        optimizer: str = "adamw",
-        val_fraction: float = 0.05,
-        patience: int = 5,
-        grad_clip: float | None = 1.0,
-        max_minutes: float | None = None,
-        warmup_steps: int = 100,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 

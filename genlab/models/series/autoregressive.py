@@ -216,6 +216,8 @@ class SeriesModel(TorchModule, DataModel):
         **TRAIN_CONSTRAINTS,
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {"epochs": 200, "batch_size": 256, "patience": 10}
+
     def __init__(
         self,
         *,
@@ -224,18 +226,8 @@ class SeriesModel(TorchModule, DataModel):
         components: int = 5,
         hidden: int = 128,
         layers: int = 2,
-        epochs: int = 200,
-        batch_size: int = 256,
-        lr: float = 2e-3,
-        weight_decay: float = 1e-5,
-        optimizer: str = "adamw",
-        val_fraction: float = 0.1,
-        patience: int = 10,
-        grad_clip: float | None = 5.0,
-        max_minutes: float | None = None,
-        warmup_steps: int = 50,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -12,8 +12,6 @@ import torch
 from scipy.special import ndtr
 
 from genlab.data.tabular import CATEGORICAL_KINDS, NUMERIC_KINDS, Encoded
-from genlab.models.base import ParamSpec
-from genlab.models.neural import NeuralModel
 from genlab.models.table._ar_heads import ARNet, build_net, output_bias
 from genlab.models.table._marginal import (
     PiecewiseMarginal,
@@ -22,6 +20,9 @@ from genlab.models.table._marginal import (
     marginals_shapes,
     marginals_state,
 )
+from genlab.models.table.neural import NeuralModel
+from genlab.params import ParamSpec
+from genlab.seeding import torch_seeded
 
 __all__ = ["Autoregressive"]
 
@@ -127,6 +128,14 @@ class Autoregressive(NeuralModel):
         "order": ("choice", ("categorical_first", "data")),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "batch_size": 512,
+        "weight_decay": 1e-4,
+        "optimizer": "adam",
+        "patience": 10,
+        "max_minutes": 2.5,
+    }
+
     def __init__(
         self,
         *,
@@ -135,18 +144,8 @@ class Autoregressive(NeuralModel):
         layers: int = 2,
         components: int = 8,
         order: Literal["categorical_first", "data"] = "categorical_first",
-        epochs: int = 300,
-        batch_size: int = 512,
-        lr: float = 2e-3,
-        weight_decay: float = 1e-4,
-        optimizer: str = "adam",
-        val_fraction: float = 0.1,
-        patience: int = 10,
-        grad_clip: float | None = 5.0,
-        max_minutes: float | None = 2.5,
-        warmup_steps: int = 50,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 
@@ -211,8 +210,7 @@ class Autoregressive(NeuralModel):
             "missing": [bool(np.isnan(x[:, j]).any()) for j in num_order],
             "knots": [int(m.xs.size) for m in self.marginals_],
         }
-        with torch.random.fork_rng(devices=[]):  # initialise from the model's seed only
-            torch.manual_seed(int(rng.integers(2**62)))
+        with torch_seeded(rng):  # initialise from the model's seed only
             self.net_ = self._build(self.meta_)
         c = enc.c[:, [j for kind, j in columns if kind == "c"]]
         miss = np.isnan(x)[:, num_order]

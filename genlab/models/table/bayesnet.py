@@ -9,7 +9,6 @@ import numpy as np
 
 from genlab.data.tabular import ColumnSpec, Encoded
 from genlab.errors import DataError
-from genlab.models.base import Model, ParamSpec
 from genlab.models.table._bn_graph import (
     BicScorer,
     Factor,
@@ -23,6 +22,8 @@ from genlab.models.table._bn_graph import (
     topological_order,
 )
 from genlab.models.table._marginal import PiecewiseMarginal
+from genlab.models.table.base import TableModel
+from genlab.params import ParamSpec
 
 __all__ = ["BayesianNetwork", "binned_marginal", "quantile_edges"]
 
@@ -92,7 +93,7 @@ def binned_marginal(
     return PiecewiseMarginal(xs=xs, cdf_knots=cdf, lo=float(xs[0]), hi=float(xs[-1]))
 
 
-class BayesianNetwork(Model):
+class BayesianNetwork(TableModel):
     """Discrete Bayesian network: numeric columns in quantile bins, a DAG learned by BIC.
 
     Every column is a node with a finite set of states: a categorical column's codes
@@ -148,7 +149,7 @@ class BayesianNetwork(Model):
     adult_fit_time: ClassVar[str] = "< 1 s"
     conditioning: ClassVar[str] = "exact (bucket elimination on the evidence's ancestors)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
-        **Model._parameter_constraints,
+        **TableModel._parameter_constraints,
         "structure": ("choice", ("hillclimb", "chowliu")),
         "n_bins": ("int", 2, 1000),
         "max_parents": ("int", 0, 8),

@@ -9,11 +9,12 @@ from scipy.special import ndtr, ndtri
 
 from genlab.data.tabular import Encoded
 from genlab.errors import DataError
-from genlab.models.base import Model, ParamSpec
 from genlab.models.table._latent import NormalScores, latent_from_state, latent_shapes
 from genlab.models.table._marginal import PiecewiseMarginal
 from genlab.models.table._mixed import gaussian_log_density, missing_patterns
 from genlab.models.table._rectangle import log_rectangle_prob, sample_truncated
+from genlab.models.table.base import TableModel
+from genlab.params import ParamSpec
 
 __all__ = ["GaussianCopula"]
 
@@ -50,7 +51,7 @@ def _psd_cholesky(cov: np.ndarray) -> np.ndarray:
     return np.linalg.cholesky((vecs * np.maximum(vals, 1e-12)) @ vecs.T)
 
 
-class GaussianCopula(Model):
+class GaussianCopula(TableModel):
     """Gaussian copula with empirical marginals and categorical columns as intervals.
 
     Each numeric column j has a marginal CDF F_j (the smoothed, dequantised empirical
@@ -93,7 +94,7 @@ class GaussianCopula(Model):
     adult_fit_time: ClassVar[str] = "< 1 s"
     conditioning: ClassVar[str] = "truncated latent (exact for one column)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
-        **Model._parameter_constraints,
+        **TableModel._parameter_constraints,
         "marginals": ("choice", ("empirical", "parametric")),
         "n_points": ("int", 16, 1_000_000),
     }

@@ -10,8 +10,6 @@ import torch
 from scipy.special import ndtr
 
 from genlab.data.tabular import Encoded
-from genlab.models.base import ParamSpec
-from genlab.models.neural import NeuralModel, torch_generator
 from genlab.models.table._marginal import (
     PiecewiseMarginal,
     fit_adaptive,
@@ -19,7 +17,10 @@ from genlab.models.table._marginal import (
     marginals_shapes,
     marginals_state,
 )
+from genlab.models.table.neural import NeuralModel
 from genlab.nets.spline_flow import FlowNet
+from genlab.params import ParamSpec
+from genlab.seeding import torch_generator, torch_seeded
 
 __all__ = ["Flow"]
 
@@ -107,6 +108,15 @@ class Flow(NeuralModel):
         "coupling": ("bool",),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 100,
+        "batch_size": 512,
+        "weight_decay": 0.0,
+        "optimizer": "adam",
+        "patience": 8,
+        "max_minutes": 2.5,
+    }
+
     def __init__(
         self,
         *,
@@ -116,18 +126,8 @@ class Flow(NeuralModel):
         bins: int = 8,
         embed: int = 32,
         coupling: bool = True,
-        epochs: int = 100,
-        batch_size: int = 512,
-        lr: float = 2e-3,
-        weight_decay: float = 0.0,
-        optimizer: str = "adam",
-        val_fraction: float = 0.1,
-        patience: int = 8,
-        grad_clip: float | None = 5.0,
-        max_minutes: float | None = 2.5,
-        warmup_steps: int = 50,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 
@@ -174,8 +174,7 @@ class Flow(NeuralModel):
             "n_missing": int(np.isnan(x).any(axis=0).sum()),
             "knots": [int(m.xs.size) for m in self.marginals_],
         }
-        with torch.random.fork_rng(devices=[]):  # initialise from the model's seed only
-            torch.manual_seed(int(rng.integers(2**62)))
+        with torch_seeded(rng):  # initialise from the model's seed only
             self.net_ = self._build(self.meta_)
         c = enc.c[:, order]
         with torch.no_grad():  # start p(c) at the smoothed marginal frequencies

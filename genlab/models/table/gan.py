@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -13,8 +14,7 @@ from torch.nn import functional as F
 from genlab.data.modes import ModeNormalizer
 from genlab.data.tabular import Encoded
 from genlab.errors import ParameterError
-from genlab.models.base import ParamSpec
-from genlab.models.neural import NeuralModel, torch_generator
+from genlab.models.table.neural import NeuralModel
 from genlab.nets.tabular_gan import (
     CondSampler,
     Discriminator,
@@ -23,6 +23,8 @@ from genlab.nets.tabular_gan import (
     gumbel,
     warm_start,
 )
+from genlab.params import ParamSpec
+from genlab.seeding import torch_generator, torch_seeded
 from genlab.train import TrainConfig, learning_rate, resolve_device
 
 __all__ = ["GAN"]
@@ -149,6 +151,16 @@ class GAN(NeuralModel):
         "max_modes": ("int", 1, 100),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 2e-4,
+        "weight_decay": 1e-6,
+        "optimizer": "adam",
+        "val_fraction": 0.0,
+        "grad_clip": None,
+        "max_minutes": 2.0,
+        "warmup_steps": 200,
+    }
+
     def __init__(
         self,
         *,
@@ -159,18 +171,8 @@ class GAN(NeuralModel):
         discriminator_steps: int = 1,
         gp_weight: float = 10.0,
         max_modes: int = 10,
-        epochs: int = 300,
-        batch_size: int = 500,
-        lr: float = 2e-4,
-        weight_decay: float = 1e-6,
-        optimizer: str = "adam",
-        val_fraction: float = 0.0,
-        patience: int = 15,
-        grad_clip: float | None = None,
-        max_minutes: float | None = 2.0,
-        warmup_steps: int = 200,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 
@@ -180,7 +182,7 @@ class GAN(NeuralModel):
         config = super().train_config()
         spent = getattr(self, "_prep_seconds", 0.0)
         if config.max_minutes is not None and spent:
-            config.max_minutes = max(config.max_minutes - spent / 60, 1e-6)
+            config = replace(config, max_minutes=max(config.max_minutes - spent / 60, 1e-6))
         return config
 
     def _validate_params(self) -> None:
@@ -225,8 +227,7 @@ class GAN(NeuralModel):
         sampler = CondSampler(counts, enc.c)
         layout, config = self.layout_, self.train_config()
         device = resolve_device(config.device)
-        with torch.random.fork_rng(devices=[]):  # seeded initialisation, user state untouched
-            torch.manual_seed(int(rng.integers(2**62)))
+        with torch_seeded(rng):  # seeded initialisation, user state untouched
             self.net_ = self._build(self.meta_).to(device)
             critic = Discriminator(layout.width + layout.cond_width,
                                    tuple(int(h) for h in self.discriminator_dim),

@@ -7,14 +7,15 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from genlab.data.tabular import Encoded
-from genlab.models.base import Model, ParamSpec
 from genlab.models.table._latent import LatentMap, Standardiser, latent_from_state, latent_shapes
 from genlab.models.table._mixed import MixedMixture, weighted_cat_probs, weighted_moments
+from genlab.models.table.base import TableModel
+from genlab.params import ParamSpec
 
 __all__ = ["Gaussian", "MixtureFamily"]
 
 
-class MixtureFamily(Model):
+class MixtureFamily(TableModel):
     """Shared sampling, scoring and persistence for families stored as a `MixedMixture`.
 
     Numeric columns are mapped to a latent space by `latent_` (standardisation, or normal
@@ -103,7 +104,7 @@ class Gaussian(MixtureFamily):
     adult_fit_time: ClassVar[str] = "< 1 s"
     conditioning: ClassVar[str] = "exact (groups + Bayes' rule)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
-        **Model._parameter_constraints,
+        **TableModel._parameter_constraints,
         "covariance": ("choice", ("full", "diag")),
         "shrinkage": ("float", 0.0, 1e9),
     }

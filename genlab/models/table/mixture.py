@@ -10,10 +10,11 @@ from sklearn.cluster import KMeans
 
 from genlab._progress import task
 from genlab.data.tabular import Encoded
-from genlab.models.base import Model, ParamSpec
 from genlab.models.table._latent import LatentMap, NormalScores, Standardiser
 from genlab.models.table._mixed import MixedMixture, weighted_cat_probs, weighted_moments
+from genlab.models.table.base import TableModel
 from genlab.models.table.gaussian import MixtureFamily
+from genlab.params import ParamSpec
 
 __all__ = ["GaussianMixture"]
 
@@ -63,7 +64,7 @@ class GaussianMixture(MixtureFamily):
     adult_fit_time: ClassVar[str] = "~20 s"
     conditioning: ClassVar[str] = "exact (Bayes' rule over components)"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
-        **Model._parameter_constraints,
+        **TableModel._parameter_constraints,
         "n_components": ("int?", 1, 10_000),
         "max_components": ("int", 1, 10_000),
         "covariance": ("choice", ("full", "diag")),

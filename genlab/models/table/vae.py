@@ -15,8 +15,10 @@ from genlab.data.modes import ModeNormalizer
 from genlab.data.readers import TableSource, read_table
 from genlab.data.tabular import Encoded
 from genlab.errors import ParameterError
-from genlab.models.base import Conditions, ParamSpec
-from genlab.models.neural import NeuralModel, torch_generator
+from genlab.models.base import Conditions
+from genlab.models.table.neural import NeuralModel
+from genlab.params import ParamSpec
+from genlab.seeding import torch_generator, torch_seeded
 from genlab.train import resolve_device
 
 __all__ = ["VAE"]
@@ -146,6 +148,14 @@ class VAE(NeuralModel):
         "max_modes": ("int", 1, 100),
     }
 
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "lr": 3e-3,
+        "optimizer": "adam",
+        "patience": 20,
+        "max_minutes": 2.0,
+        "warmup_steps": 0,
+    }
+
     def __init__(
         self,
         *,
@@ -155,18 +165,8 @@ class VAE(NeuralModel):
         decoder_variance: Literal["learned", "fixed"] = "learned",
         iwae_samples: int = 64,
         max_modes: int = 10,
-        epochs: int = 300,
-        batch_size: int = 500,
-        lr: float = 3e-3,
-        weight_decay: float = 1e-5,
-        optimizer: str = "adam",
-        val_fraction: float = 0.1,
-        patience: int = 20,
-        grad_clip: float | None = 5.0,
-        max_minutes: float | None = 2.0,
-        warmup_steps: int = 0,
-        device: str = "auto",
         seed: int | None = None,
+        **train: Any,
     ) -> None:
         self._init_params(locals())
 
@@ -239,8 +239,7 @@ class VAE(NeuralModel):
         }
         self._setup(self.meta_)
         device = resolve_device(self.device)
-        with torch.random.fork_rng(devices=[]):  # seeded initialisation, user state untouched
-            torch.manual_seed(int(rng.integers(2**62)))
+        with torch_seeded(rng):  # seeded initialisation, user state untouched
             net = self.net_ = self._build(self.meta_).to(device)
         with torch.no_grad():  # start every softmax at the marginal frequencies
             bias = np.zeros(nrm.width, np.float32)

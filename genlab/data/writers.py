@@ -1,0 +1,46 @@
+"""One writer for what `sample` returns: the output format follows the path's extension,
+the modality's codec writes the file(s) atomically, and the provenance goes beside them."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genlab.data.readers import write_table
+from genlab.provenance import provenance_of, write_provenance
+
+__all__ = ["write_output", "write_samples"]
+
+# modality -> "module:function(samples, path) -> (target, what)"; imported when used
+_WRITERS = {
+    "image": "genlab.data.images:write_image_samples",
+    "sequence": "genlab.data.sequences.writers:write_sequence_samples",
+}
+
+
+def _write_rows(samples: pd.DataFrame, path: Path) -> tuple[Path, str]:
+    return write_table(samples, path), f"{len(samples)} rows"
+
+
+def write_samples(samples: Any, path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """Write samples of any modality to `path`; returns (path written, one-line summary)."""
+    modality = (getattr(samples, "attrs", None) or {}).get("modality", "table")
+    if modality in _WRITERS:
+        module, name = _WRITERS[modality].split(":")
+        target, what = getattr(importlib.import_module(module), name)(samples, Path(path))
+    else:
+        target, what = _write_rows(samples, Path(path))
+    prov = provenance_of(samples)
+    note = ""
+    if prov:
+        note = f" (provenance: {write_provenance(target, prov).name})"
+    return target, f"wrote {what} -> {target}{note}"
+
+
+def write_output(samples: Any, path: str | os.PathLike[str]) -> Path:
+    """Write samples (a table by default) and their provenance sidecar; returns the path."""
+    return write_samples(samples, path)[0]

@@ -1,0 +1,139 @@
+"""Hyperparameters: one validator (`check_param`) and one owner of them (`Estimator`).
+
+A parameter spec is a tuple: `("int", low, high)`, `("float", low, high)` (a trailing `?`
+allows None), `("bool",)` or `("choice", options)`. Models of every modality keep their
+hyperparameters the scikit-learn way: keyword-only constructor arguments stored as given,
+validated at fit. Neural families also take every training setting of `TrainConfig` as a
+parameter, without restating it: they declare `trains = True` and only the defaults they
+change (`train_defaults`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from genlab.config import TrainConfig
+from genlab.errors import ParameterError
+
+__all__ = ["Estimator", "ParamSpec", "check_param", "check_params"]
+
+ParamSpec = tuple[Any, ...]
+
+
+def check_param(name: str, value: Any, spec: ParamSpec) -> str | None:
+    """An error message if `value` breaks `spec`, else None."""
+    kind = spec[0]
+    if kind == "choice":
+        if value not in spec[1]:
+            return f"{name} must be one of {list(spec[1])}, got {value!r}"
+        return None
+    if value is None and kind.endswith("?"):
+        return None
+    base = kind.rstrip("?")
+    if base == "bool":
+        return None if isinstance(value, bool) else f"{name} must be True or False, got {value!r}"
+    numeric_ok = isinstance(value, (int, np.integer)) if base == "int" else isinstance(
+        value, (int, float, np.integer, np.floating)
+    )
+    if isinstance(value, bool) or not numeric_ok:
+        return f"{name} must be {'an integer' if base == 'int' else 'a number'}, got {value!r}"
+    low, high = spec[1], spec[2]
+    if (base == "float" and not math.isfinite(value)) or not (low <= value <= high):
+        return f"{name} must be in [{low}, {high}], got {value!r}"
+    return None
+
+
+def check_params(owner: str, values: dict[str, Any], specs: dict[str, ParamSpec]) -> None:
+    """Raise a one-line ParameterError for the first value in `values` that breaks its spec."""
+    for name, value in values.items():
+        spec = specs.get(name)
+        if spec is not None and (msg := check_param(name, value, spec)):
+            raise ParameterError(f"{owner}: {msg}")
+
+
+class Estimator:
+    """Hyperparameter handling shared by every genlab model of any modality."""
+
+    _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {"seed": ("int?", 0, 2**63 - 1)}
+    trains: ClassVar[bool] = False  # True: the TrainConfig fields are parameters too
+    train_defaults: ClassVar[dict[str, Any]] = {}  # the training defaults this family changes
+
+    @classmethod
+    def _own_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        own = cls._own_names()
+        return own + [n for n in TrainConfig.names() if n not in own] if cls.trains else own
+
+    @classmethod
+    def _default(cls, name: str) -> Any:
+        """The value a parameter takes when it is not given."""
+        param = inspect.signature(cls.__init__).parameters.get(name)
+        if param is not None and param.kind == param.KEYWORD_ONLY:
+            return param.default
+        return cls.train_defaults.get(name, TrainConfig.defaults().get(name))
+
+    @classmethod
+    def _specs(cls) -> dict[str, ParamSpec]:
+        return {**TrainConfig.specs(), **cls._parameter_constraints} if cls.trains else dict(
+            cls._parameter_constraints)
+
+    def _init_params(self, values: dict[str, Any]) -> None:
+        """Store the constructor's arguments (call with `locals()`; training settings arrive
+        in `**train`), unvalidated as in scikit-learn. Lists become tuples: JSON (model
+        files, the command line) has no tuples, and a loaded model must compare and print
+        the same as the one saved."""
+        extra = dict(values.get("train") or {})
+        names = self._param_names()
+        unknown = sorted(set(extra) - set(names))
+        if unknown:
+            raise ParameterError(
+                f"{type(self).__name__} has no parameter(s) {unknown}; parameters are {names}")
+        for name in names:
+            value = values[name] if name in values else extra.get(name, self._default(name))
+            setattr(self, name, tuple(value) if isinstance(value, list) else value)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor arguments, as given."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        """Set constructor arguments by name; returns self."""
+        for name, value in params.items():
+            if name not in self._param_names():
+                raise ParameterError(
+                    f"{type(self).__name__} has no parameter {name!r}; "
+                    f"parameters are {self._param_names()}"
+                )
+            setattr(self, name, value)
+        return self
+
+    @classmethod
+    def build(cls, **params: Any) -> Self:
+        """An instance with `params`, refusing names the constructor does not take."""
+        unknown = sorted(set(params) - set(cls._param_names()))
+        if unknown:
+            raise ParameterError(
+                f"{cls.__name__} has no parameter(s) {unknown}; parameters are "
+                f"{cls._param_names()}"
+            )
+        return cls(**params)
+
+    def train_config(self) -> TrainConfig:
+        """The training settings from this model's parameters."""
+        params = self.get_params()
+        return TrainConfig(**{k: params[k] for k in TrainConfig.names() if k in params})
+
+    def _validate_params(self) -> None:
+        check_params(type(self).__name__, self.get_params(), self._specs())
+
+    def __repr__(self) -> str:
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if v != self._default(k)]
+        return f"{type(self).__name__}({', '.join(shown)})"
