@@ -41,13 +41,12 @@ class SampleList(list):  # type: ignore[type-arg]
 def attach(samples: Any, provenance: dict[str, Any], **attrs: Any) -> Any:
     """`samples` with `attrs["provenance"]` (and `attrs`) set: DataFrames keep their type,
     arrays become `SampleArray`, lists `SampleList`."""
+    old = dict(getattr(samples, "attrs", None) or {})
     if isinstance(samples, np.ndarray):
         samples = samples.view(SampleArray)
-        samples.attrs = {}
     elif isinstance(samples, list):
         samples = SampleList(samples)
-        samples.attrs = {}
-    samples.attrs.update(attrs, provenance=provenance)
+    samples.attrs = {**old, **attrs, "provenance": provenance}
     return samples
 
 

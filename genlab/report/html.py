@@ -11,36 +11,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from genlab.report.shell import BASE_CSS
+
 __all__ = ["BASE_CSS", "ColumnRow", "PlotItem", "ReportContent", "render_document"]
 
-BASE_CSS = """
-:root{--fg:#1d2430;--muted:#5b6575;--line:#d9dee7;--bg:#f6f8fb;--card:#fff;--accent:#1f77b4}
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
- color:var(--fg);background:var(--bg)}
-main{max-width:1400px;margin:0 auto;padding:1.2rem 1.5rem 3rem}
-h1{margin:.2rem 0 .3rem;font-size:1.6rem}
-h2{margin:2rem 0 .7rem;font-size:1.2rem;border-bottom:1px solid var(--line);padding-bottom:.3rem}
-.meta{color:var(--muted);margin:0 0 .8rem}
-table{border-collapse:collapse;background:var(--card);font-size:13px}
-th,td{border:1px solid var(--line);padding:.3rem .55rem;text-align:left;vertical-align:top}
-th{background:#eef1f6;font-weight:600}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.table-wrap{overflow-x:auto}
-.scores{display:flex;flex-wrap:wrap;gap:.8rem;margin:.4rem 0 1rem}
-.score{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.6rem 1rem;
- min-width:12rem}
-.score .value{display:block;font-size:1.6rem;font-weight:600;color:var(--accent)}
-.score .label{color:var(--muted);font-size:12px}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
-.row{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
-figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;
- padding:.5rem}
-figure img{display:block;max-width:100%;height:auto;margin:0 auto}
-figcaption{color:var(--muted);font-size:12px;margin-top:.3rem;text-align:center}
-.note{color:var(--muted);font-style:italic}
-footer{color:var(--muted);font-size:12px;margin-top:3rem}
-"""
+
 
 
 @dataclass(frozen=True)
