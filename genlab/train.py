@@ -109,6 +109,44 @@ def _mean_loss(loss_fn: Callable[[Batch], torch.Tensor], data: Batch, idx: torch
     return total / max(count, 1)
 
 
+class _Update:
+    """The default `train_step`: one loss, one AdamW/Adam optimiser, warm-up, clipping."""
+
+    def __init__(self, module: nn.Module, loss_fn: Callable[[Batch], torch.Tensor],
+                 config: TrainConfig) -> None:
+        self.params = [p for p in module.parameters() if p.requires_grad]
+        opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+        self.optimizer = opt_cls(self.params, lr=config.lr, weight_decay=config.weight_decay)
+        self.loss_fn, self.config = loss_fn, config
+
+    def __call__(self, batch: Batch, step: int) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(step, self.config)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(batch).mean()
+        loss.backward()
+        if self.config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
+        self.optimizer.step()
+        return float(loss.detach())
+
+
+def _run_epoch(update: Callable[[Batch, int], float], tensors: Batch, order: torch.Tensor,
+               batch_size: int, step: int, deadline: float | None) -> tuple[float, int]:
+    """One pass over `order` in batches; returns (mean train loss, steps taken so far)."""
+    total, count = 0.0, 0
+    for begin in range(0, order.numel(), batch_size):
+        if deadline is not None and count and time.perf_counter() > deadline:
+            break  # one epoch of a large model can outlast the whole budget
+        rows = order[begin:begin + batch_size]
+        if rows.numel() < 2 and order.numel() >= 2:
+            continue  # a one-row batch breaks batch statistics and adds only noise
+        total += update(tuple(t[rows] for t in tensors), step) * rows.numel()
+        count += rows.numel()
+        step += 1
+    return total / max(count, 1), step
+
+
 def fit_loop(
     module: nn.Module,
     loss_fn: Callable[[Batch], torch.Tensor],
@@ -126,13 +164,9 @@ def fit_loop(
     for validation, and early stopping is off if `config.val_fraction` is 0.
     """
     tensors = tuple(data)
-    n = int(tensors[0].shape[0])
     generator = torch.Generator().manual_seed(seed)
-    train_idx, val_idx = _split(n, config.val_fraction, generator)
-    params = [p for p in module.parameters() if p.requires_grad]
-    opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(params, lr=config.lr, weight_decay=config.weight_decay) if (
-        train_step is None) else None
+    train_idx, val_idx = _split(int(tensors[0].shape[0]), config.val_fraction, generator)
+    update = train_step or _Update(module, loss_fn, config)
     stopper = EarlyStopping(config.patience)
     history: list[dict[str, float]] = []
     start_time = time.perf_counter()
@@ -143,31 +177,8 @@ def fit_loop(
         for epoch in range(1, config.epochs + 1):
             module.train()
             order = train_idx[torch.randperm(train_idx.numel(), generator=generator)]
-            total, count = 0.0, 0
-            for begin in range(0, order.numel(), config.batch_size):
-                if deadline is not None and count and time.perf_counter() > deadline:
-                    break  # one epoch of a large model can outlast the whole budget
-                rows = order[begin:begin + config.batch_size]
-                if rows.numel() < 2 and order.numel() >= 2:
-                    continue  # a one-row batch breaks batch statistics and adds only noise
-                batch = tuple(t[rows] for t in tensors)
-                if train_step is not None:
-                    loss_value = train_step(batch, step)
-                else:
-                    assert optimizer is not None
-                    for group in optimizer.param_groups:
-                        group["lr"] = learning_rate(step, config)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = loss_fn(batch).mean()
-                    loss.backward()
-                    if config.grad_clip is not None:
-                        nn.utils.clip_grad_norm_(params, config.grad_clip)
-                    optimizer.step()
-                    loss_value = float(loss.detach())
-                total += loss_value * rows.numel()
-                count += rows.numel()
-                step += 1
-            record = {EPOCH: float(epoch), TRAIN_LOSS: total / max(count, 1)}
+            mean, step = _run_epoch(update, tensors, order, config.batch_size, step, deadline)
+            record = {EPOCH: float(epoch), TRAIN_LOSS: mean}
             if val_idx.numel():
                 module.eval()
                 record[VAL_LOSS] = _mean_loss(loss_fn, tensors, val_idx, config.batch_size)

@@ -73,6 +73,6 @@ def load(path: str | os.PathLike[str]) -> Any:
     cls = families(modality).get(family) if isinstance(family, str) else None
     if cls is None:
         raise ModelFileError(
-            f"{where} names unknown {modality} family {family!r}; known: "
+            f"{where} names unknown family {family!r} ({modality} data); known: "
             f"{sorted(families(modality))}; upgrade genlab or check the file")
     return cls._from_file(config, tensors, where)

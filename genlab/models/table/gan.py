@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from genlab.data.modes import ModeNormalizer
 from genlab.data.tabular import Encoded
 from genlab.errors import ParameterError
+from genlab.models.table._gan_step import GANStep
 from genlab.models.table.neural import NeuralModel
 from genlab.nets.tabular_gan import (
     CondSampler,
@@ -25,7 +24,7 @@ from genlab.nets.tabular_gan import (
 )
 from genlab.params import ParamSpec
 from genlab.seeding import torch_generator, torch_seeded
-from genlab.train import TrainConfig, learning_rate, resolve_device
+from genlab.train import TrainConfig, resolve_device
 
 __all__ = ["GAN"]
 
@@ -33,7 +32,6 @@ _CHUNK = 32_768  # rows per generator pass when sampling (bounded memory, fast m
 _MAX_ROUNDS = 8  # rejection rounds before the fallback fixes the conditioned values
 _PROPOSALS_PER_ROW = 20  # and at most this many proposals per requested row (plus 10,000)
 _WARM_SCALE = 0.1  # output weights other than the conditional vector's start this small
-_BETAS = (0.5, 0.9)  # Adam moments of WGAN-GP and CTGAN
 _COUNTER = ".num_batches_tracked"
 
 
@@ -233,79 +231,10 @@ class GAN(NeuralModel):
                                    tuple(int(h) for h in self.discriminator_dim),
                                    self.pac).to(device)
         warm_start(self.net_, data_np, enc.c, layout, sampler.offsets, _WARM_SCALE)
-        gen, critic_params = self.net_, list(critic.parameters())
-        opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-        opt_g = opt_cls(gen.parameters(), lr=config.lr, betas=_BETAS,
-                        weight_decay=config.weight_decay)
-        opt_d = opt_cls(critic_params, lr=config.lr, betas=_BETAS,
-                        weight_decay=config.weight_decay)
-        data = torch.as_tensor(data_np, device=device)
-        step_rng = np.random.default_rng(rng.integers(2**62))
-        noise = torch_generator(rng, device)
-        n_cols = sampler.n_columns
-
-        def conditions_for(m: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor | None]:
-            """(column, code, conditional-vector position) of m training conditions."""
-            if not n_cols:
-                return np.zeros(m, np.int64), np.zeros(m, np.int64), None
-            col, code = sampler.draw(m, step_rng)
-            return col, code, torch.as_tensor(sampler.offsets[col] + code, device=device)
-
-        def with_cond(rows: torch.Tensor, cond_id: torch.Tensor | None) -> torch.Tensor:
-            """The critic's input: rows next to their one-hot conditional vectors."""
-            if cond_id is None:
-                return rows
-            return torch.cat([rows, F.one_hot(cond_id, layout.cond_width).to(rows.dtype)], 1)
-
-        def fake_rows(cond_id: torch.Tensor | None, m: int) -> tuple[torch.Tensor, torch.Tensor]:
-            z = torch.randn((m, self.embedding_dim), generator=noise, device=device)
-            raw = gen(z, cond_id)
-            return raw, layout.activate(raw, noise)
-
-        def clip(params: Any) -> None:
-            if config.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-
-        def train_step(batch: tuple[torch.Tensor, ...], step: int) -> float:
-            # the loop's batch only sets the step size: rows come from training-by-sampling
-            m = max(self.pac, math.ceil(batch[0].shape[0] / self.pac) * self.pac)
-            # the critic trains alone for `warmup_steps`, then the generator's learning rate
-            # ramps up: an untrained critic's gradients would only push it off its warm start
-            generator_step = step - config.warmup_steps
-            for group in opt_g.param_groups:
-                group["lr"] = learning_rate(max(generator_step, 0), config)
-            critic.requires_grad_(True)
-            for _ in range(self.discriminator_steps):
-                col, code, cond_id = conditions_for(m)
-                # real rows hold a shuffled copy of the same conditions (CTGAN's permutation)
-                perm = step_rng.permutation(m)
-                rows = (sampler.real_rows(col[perm], code[perm], step_rng) if n_cols
-                        else step_rng.integers(data.shape[0], size=m))
-                with torch.no_grad():
-                    fake = fake_rows(cond_id, m)[1]
-                real_in = with_cond(data[torch.as_tensor(rows, device=device)],
-                                    None if cond_id is None else cond_id[perm])
-                fake_in = with_cond(fake, cond_id)
-                wasserstein = critic(real_in).mean() - critic(fake_in).mean()
-                penalty = critic.gradient_penalty(real_in, fake_in, noise)
-                opt_d.zero_grad(set_to_none=True)
-                (self.gp_weight * penalty - wasserstein).backward()
-                clip(critic_params)
-                opt_d.step()
-            if generator_step < 0:
-                return float(wasserstein.detach())
-            critic.requires_grad_(False)  # the generator step needs no critic weight grads
-            col, code, cond_id = conditions_for(m)
-            raw, fake = fake_rows(cond_id, m)
-            loss_g = -critic(with_cond(fake, cond_id)).mean()
-            if n_cols:
-                loss_g = loss_g + layout.cond_loss(raw, torch.as_tensor(col, device=device),
-                                                   torch.as_tensor(code, device=device))
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            clip(gen.parameters())
-            opt_g.step()
-            return float(wasserstein.detach())
+        train_step = GANStep(self.net_, critic, torch.as_tensor(data_np, device=device), sampler,
+                             layout, config, rng, embedding_dim=self.embedding_dim, pac=self.pac,
+                             discriminator_steps=self.discriminator_steps,
+                             gp_weight=self.gp_weight)
 
         def no_validation(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             raise RuntimeError("a GAN has no validation loss; val_fraction is 0")

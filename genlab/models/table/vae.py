@@ -6,17 +6,20 @@ import math
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from genlab.data.modes import ModeNormalizer
-from genlab.data.readers import TableSource, read_table
 from genlab.data.tabular import Encoded
 from genlab.errors import ParameterError
-from genlab.models.base import Conditions
+from genlab.models.table._vae_latent import LatentRows
 from genlab.models.table.neural import NeuralModel
+from genlab.nets.tabular_vae import (
+    VAENet,
+    block_loglik,
+    data_loglik,
+    fit_aggregate_posterior,
+)
 from genlab.params import ParamSpec
 from genlab.seeding import torch_generator, torch_seeded
 from genlab.train import resolve_device
@@ -25,51 +28,11 @@ __all__ = ["VAE"]
 
 _CHUNK = 65_536  # decoder rows per pass (bounded memory, fast matmuls)
 _LOG_2PI = math.log(2 * math.pi)
-_FIXED_SIGMA = 0.1  # decoder sd of alpha when fixed; start of the learned one (as TVAE)
-_LOG_SIGMA_RANGE = (math.log(0.01), 0.0)  # TVAE clamps the learned sd to [0.01, 1]
 _PROPOSALS_PER_ROW = 20  # rejection budget per requested row (plus 200,000)
 _POOL_PER_ROW = 20  # importance-resampling pool per missing row (at least 10,000)
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers)
-
-
-class _Net(nn.Module):
-    """Encoder x, m -> (mu, log var) of q(z | x, m); decoder z, m -> raw block outputs.
-
-    `agg_mean` / `agg_var` (buffers, so they travel with the weights) hold, per categorical
-    code, the moments of the aggregate posterior of the training rows with that code: the
-    proposal for conditioning on rare undeclared values.
-    """
-
-    def __init__(self, width: int, cond_width: int, latent: int, hidden: tuple[int, ...],
-                 n_num: int, n_codes: int, learned: bool) -> None:
-        super().__init__()
-        h = list(hidden)
-        self.encoder = nn.Sequential(_mlp([width + cond_width, *h]), nn.Linear(h[-1], 2 * latent))
-        self.decoder = nn.Sequential(_mlp([latent + cond_width, *h[::-1]]),
-                                     nn.Linear(h[0], width))
-        self.log_sigma = nn.Parameter(torch.full((n_num,), math.log(_FIXED_SIGMA)),
-                                      requires_grad=learned)
-        self.register_buffer("agg_mean", torch.zeros(n_codes, latent))
-        self.register_buffer("agg_var", torch.ones(n_codes, latent))
-
-    def encode(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(torch.cat([x, cond], 1)).chunk(2, dim=1)
-        return mu, logvar.clamp(-12.0, 8.0)  # keeps exp(logvar) finite in early steps
-
-    def decode(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return self.decoder(torch.cat([z, cond], 1))
-
-    def sigma(self) -> torch.Tensor:
-        return self.log_sigma.clamp(*_LOG_SIGMA_RANGE).exp()
-
-
-class VAE(NeuralModel):
+class VAE(LatentRows, NeuralModel):
     """Variational autoencoder for mixed tables (TVAE, Xu et al. 2019), optionally conditional.
 
     Rows are mode-normalised (`genlab.data.modes`): numeric value -> (alpha, mode one-hot),
@@ -180,9 +143,9 @@ class VAE(NeuralModel):
                 f"VAE: hidden must be a tuple of 1 to 8 layer sizes in [1, 65536], got {h!r}")
 
     # -- networks and layout --------------------------------------------------------------
-    def _build(self, meta: dict[str, Any]) -> _Net:
+    def _build(self, meta: dict[str, Any]) -> VAENet:
         nrm = ModeNormalizer.from_dict(meta["normalizer"])
-        return _Net(nrm.width, int(meta["cond_width"]), self.latent_dim,
+        return VAENet(nrm.width, int(meta["cond_width"]), self.latent_dim,
                     tuple(int(k) for k in self.hidden), len(nrm.means), sum(nrm.n_codes),
                     self.decoder_variance == "learned")
 
@@ -257,74 +220,13 @@ class VAE(NeuralModel):
             eps = torch.randn(mu.shape, generator=noise, device=mu.device)
             raw = net.decode(mu + torch.exp(0.5 * logvar) * eps, cv)
             kl = 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(1)
-            return -self._block_loglik(raw, d, skip) + self.beta * kl
+            return -block_loglik(net, self.normalizer_, raw, d, skip) + self.beta * kl
 
         cond = self._cond_vec(enc.c[:, conditions]).cpu()
         self._train(loss_fn, [torch.as_tensor(data), cond], rng)
-        self._fit_aggregate_posterior(data, enc.c, cond)
-
-    def _block_loglik(self, raw: torch.Tensor, d: torch.Tensor, skip: set[int]) -> torch.Tensor:
-        """log p(block row | z) of the training representation (mode given), per row."""
-        total = raw.new_zeros(raw.shape[0])
-        sigma = self.net_.sigma()
-        for b in self.normalizer_.blocks:
-            if b.kind == "num":
-                s = sigma[b.index]
-                err = (d[:, b.start] - torch.tanh(raw[:, b.start])) / s
-                total = total - 0.5 * err**2 - torch.log(s) - 0.5 * _LOG_2PI
-                span = slice(b.start + 1, b.start + b.width)
-            elif b.index in skip:
-                continue  # a declared condition is an input, not a target
-            else:
-                span = slice(b.start, b.start + b.width)
-            total = total + (F.log_softmax(raw[:, span], 1) * d[:, span]).sum(1)
-        return total
-
-    def _fit_aggregate_posterior(self, data: np.ndarray, c: np.ndarray,
-                                 cond: torch.Tensor) -> None:
-        net, dev, lat = self.net_, self.device_, self.latent_dim
-        total = sum(self.normalizer_.n_codes)
-        s1, s2 = torch.zeros(total, lat, dtype=torch.float64), torch.zeros(total, lat,
-                                                                          dtype=torch.float64)
-        counts = np.concatenate(self.counts_) if self.counts_ else np.zeros(0)
-        with torch.no_grad():
-            for s in range(0, data.shape[0], _CHUNK):
-                mu, logvar = net.encode(self._to_tensor(data[s:s + _CHUNK]),
-                                        cond[s:s + _CHUNK].to(dev))
-                mu, var = mu.double().cpu(), logvar.double().exp().cpu()
-                for j, off in enumerate(self.code_offsets_):
-                    idx = torch.as_tensor(off + c[s:s + _CHUNK, j])
-                    s1.index_add_(0, idx, mu)
-                    s2.index_add_(0, idx, var + mu**2)
-            k = torch.as_tensor(np.maximum(counts, 1.0))[:, None]
-            mean = s1 / k
-            var = torch.where(torch.as_tensor(counts)[:, None] > 0,
-                              (s2 / k - mean**2).clamp_min(1e-4), torch.ones_like(mean))
-            net.agg_mean.copy_(mean.float())
-            net.agg_var.copy_(var.float())
+        fit_aggregate_posterior(net, data, enc.c, cond, self.code_offsets_, self.counts_)
 
     # -- log_prob -------------------------------------------------------------------------
-    def _data_loglik(self, raw: torch.Tensor, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """log p(x, c | z) in the user's units, modes marginalised, NaN cells dropped."""
-        nrm, skip = self.normalizer_, set(self.cond_cols_)
-        total = raw.new_zeros(raw.shape[0], dtype=torch.float64)
-        sigma = self.net_.sigma().double()
-        for b in nrm.blocks:
-            if b.kind == "num":
-                col = x[:, b.index]
-                ok = ~torch.isnan(col)
-                alpha = nrm.numeric_alpha(b.index, torch.nan_to_num(col))
-                a, s = torch.tanh(raw[:, b.start]).double()[:, None], sigma[b.index]
-                log_pi = F.log_softmax(raw[:, b.start + 1:b.start + b.width].double(), 1)
-                term = torch.logsumexp(
-                    log_pi - 0.5 * ((alpha - a) / s) ** 2 - torch.log(s) - 0.5 * _LOG_2PI
-                    + nrm.log_jacobian(b.index, torch.float64, raw.device), dim=1)
-                total = total + torch.where(ok, term, torch.zeros_like(term))
-            elif b.index not in skip:
-                logits = F.log_softmax(raw[:, b.start:b.start + b.width], 1)
-                total = total + logits.gather(1, c[:, b.index:b.index + 1])[:, 0].double()
-        return total
-
     def _log_prob_arrays(self, enc: Encoded) -> np.ndarray:
         k, net, lat = int(self.iwae_samples), self.net_, self.latent_dim
         d_in = self._encoder_input(enc)
@@ -344,8 +246,9 @@ class VAE(NeuralModel):
                 log_q = (-0.5 * eps**2 - torch.log(std)[:, None] - 0.5 * _LOG_2PI).sum(-1)
                 log_pz = (-0.5 * z**2 - 0.5 * _LOG_2PI).sum(-1)
                 raw = net.decode(z.reshape(r * k, lat), cv.repeat_interleave(k, 0))
-                log_px = self._data_loglik(
-                    raw, self._to_tensor(enc.x[sl], torch.float64).repeat_interleave(k, 0),
+                log_px = data_loglik(
+                    self.net_, self.normalizer_, self.cond_cols_, raw,
+                    self._to_tensor(enc.x[sl], torch.float64).repeat_interleave(k, 0),
                     self._to_tensor(enc.c[sl], torch.long).repeat_interleave(k, 0))
                 lw = log_px.reshape(r, k) + (log_pz - log_q).double()
                 out[sl] = (torch.logsumexp(lw, 1) - math.log(k)).cpu().numpy()
@@ -458,63 +361,6 @@ class VAE(NeuralModel):
         pick = rng.choice(pool, size=n, p=w / w.sum())
         return self._decode(z[torch.as_tensor(pick, device=z.device)], combos[pick], gen,
                             other)[0]
-
-    # -- latent space ---------------------------------------------------------------------
-    def encode(self, data: TableSource) -> np.ndarray:
-        """Posterior means E[z | row], (n, latent_dim), of a table with the training columns."""
-        self._check_fitted()
-        enc = self.schema_.encode(read_table(data))
-        combos = np.maximum(enc.c[:, self.cond_cols_], 0)
-        with torch.no_grad():
-            self.net_.eval()
-            mu, _ = self.net_.encode(self._to_tensor(self._encoder_input(enc)),
-                                     self._cond_vec(combos))
-        return mu.double().cpu().numpy()
-
-    def decode(self, z: np.ndarray, *, conditions: Conditions | None = None) -> pd.DataFrame:
-        """The most likely row for each latent code z (n, latent_dim): argmax modes and
-        categories, alpha at its mean. Declared condition columns take `conditions`, else
-        their most frequent combination."""
-        self._check_fitted()
-        z = np.asarray(z, np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ParameterError(f"z must have shape (n, {self.latent_dim}), got {z.shape}")
-        codes = self._condition_codes(conditions)
-        bad = sorted(self.schema_.categorical[j].name for j in codes if j not in self.cond_cols_)
-        if bad:
-            raise ParameterError(f"decode conditions must be columns declared at fit "
-                                 f"{[self.schema_.categorical[j].name for j in self.cond_cols_]}"
-                                 f", got {bad}")
-        pos = {j: k for k, j in enumerate(self.cond_cols_)}
-        match = np.all([self.combos_[:, pos[j]] == v for j, v in codes.items()], axis=0)
-        weight = np.where(match, self.combo_counts_, -1.0) if match.any() else self.combo_counts_
-        top = self.combos_[np.argmax(weight)].copy()
-        for j, v in codes.items():
-            top[pos[j]] = v
-        return self._decode_table(z, np.repeat(top[None], z.shape[0], 0))
-
-    def _decode_table(self, z: np.ndarray, combos: np.ndarray) -> pd.DataFrame:
-        enc, _ = self._decode(self._to_tensor(z), combos, None, {})
-        return self.schema_.decode(enc, np.random.default_rng(0))
-
-    def interpolate(self, row_a: pd.DataFrame | pd.Series | dict[str, Any],
-                    row_b: pd.DataFrame | pd.Series | dict[str, Any],
-                    steps: int = 8) -> pd.DataFrame:
-        """`steps` rows decoded along the straight line between the posterior means of two
-        rows (both ends included); declared condition columns switch from a's to b's values
-        half-way."""
-        self._check_fitted()
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
-            raise ParameterError(f"steps must be an integer >= 2, got {steps!r}")
-        rows = [r if isinstance(r, pd.DataFrame) else pd.DataFrame([dict(r)])
-                for r in (row_a, row_b)]
-        if any(len(r) != 1 for r in rows):
-            raise ParameterError("row_a and row_b must each be a single row")
-        both = pd.concat(rows, ignore_index=True)
-        za, zb = self.encode(both)
-        t = np.linspace(0.0, 1.0, int(steps))[:, None]
-        combos = np.maximum(self.schema_.encode(both).c[:, self.cond_cols_], 0)
-        return self._decode_table((1 - t) * za + t * zb, combos[(t[:, 0] >= 0.5).astype(int)])
 
     # -- persistence ----------------------------------------------------------------------
     def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
