@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 from functools import cache
 from typing import Any
 
+from genlab._checks import check_params
+
 __all__ = ["TrainConfig"]
 
 
@@ -36,8 +38,6 @@ class TrainConfig:
                            "auto: CUDA when present, else CPU")
 
     def __post_init__(self) -> None:
-        from genlab.params import check_params
-
         check_params("training setting", self.to_dict(), self.specs())
 
     @classmethod
