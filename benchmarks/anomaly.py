@@ -34,7 +34,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 import genlab
 from genlab.anomaly import AnomalyDetector, SeriesAnomalyDetector, intervals_from_flags
-from genlab.models.series.autoregressive import read_series
+from genlab.data.series import read_series
 
 ROOT = Path(__file__).resolve().parent
 DATA = ROOT.parents[1] / "shared" / "data"

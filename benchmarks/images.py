@@ -41,6 +41,14 @@ sys.path.insert(0, str(ROOT))
 
 from genlab._atomic import atomic_path  # noqa: E402
 from genlab._version import __version__  # noqa: E402
+from genlab.evaluate.images import (  # noqa: E402
+    ImageClassifier,
+    frechet_distance,
+    near_copy_share,
+    prdc,
+    psnr,
+    ssim,
+)
 from genlab.images import (  # noqa: E402
     ImageFlow,
     ImageGAN,
@@ -53,14 +61,6 @@ from genlab.images import (  # noqa: E402
     make_grid,
     read_images,
     write_png,
-)
-from genlab.evaluate.images import (  # noqa: E402
-    ImageClassifier,
-    frechet_distance,
-    near_copy_share,
-    prdc,
-    psnr,
-    ssim,
 )
 
 DATA = ROOT.parent / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
@@ -101,7 +101,7 @@ def run_family(name: str, train: ImageSet, test: ImageSet, clf: ImageClassifier,
     if model.supports_log_prob:
         _log(f"{name}: held-out likelihood")
         labels = [test.classes[k] for k in test.labels]  # type: ignore[index]
-        lp = model.log_prob(test, labels=labels)
+        lp = model.log_prob(test, conditions={"label": labels})
         out["nats_per_image"] = float(-lp.mean())
         out["bits_per_dim"] = float(-lp.mean() / (784 * math.log(2)))
         out["bits_per_dim_kind"] = _bpd_kind(model)
@@ -111,15 +111,15 @@ def run_family(name: str, train: ImageSet, test: ImageSet, clf: ImageClassifier,
     _log(f"{name}: sampling {10 * per_class}")
     asked = np.repeat(np.arange(10), per_class)
     t = time.perf_counter()
-    samples = model.sample(len(asked), label=[str(k) for k in asked], seed=seed + 1,
-                           batch_size=100)
+    samples = model.sample(len(asked), conditions={"label": [str(k) for k in asked]},
+                           seed=seed + 1, batch_size=100)
     out["sample_ms_per_image"] = 1000 * (time.perf_counter() - t) / len(asked)
     out["n_samples"] = len(asked)
     out["conditional_accuracy"] = clf.accuracy(samples, asked)
     if hasattr(model, "temperature"):  # reduced-temperature samples: cleaner, not the model's
         model.temperature = 0.7
-        cold = model.sample(len(asked), label=[str(k) for k in asked], seed=seed + 1,
-                            batch_size=100)
+        cold = model.sample(len(asked), conditions={"label": [str(k) for k in asked]},
+                            seed=seed + 1, batch_size=100)
         out["conditional_accuracy_t0.7"] = clf.accuracy(cold, asked)
         grid = make_grid(cold.reshape(10, per_class, 28, 28, 1)[:, :10].reshape(-1, 28, 28, 1),
                          ncol=10)

@@ -12,8 +12,10 @@ from typer.testing import CliRunner
 import genlab
 from genlab.anomaly import AnomalyDetector, SeriesAnomalyDetector, intervals_from_flags
 from genlab.cli import app
+from genlab.data.series import read_series
 from genlab.errors import DataError, ParameterError, UnsupportedOperation
-from genlab.models.series.autoregressive import SeriesModel, read_series
+from genlab.models.registry import make_model
+from genlab.models.series.autoregressive import SeriesModel
 from tests.conftest import real_data
 
 SMALL_AR = {"max_minutes": 0.05, "epochs": 30, "hidden": 32}
@@ -168,7 +170,67 @@ def test_series_model_roundtrip_and_continuation(tmp_path: pytest.TempPathFactor
     assert a["timestamp"].iloc[0] == pd.Timestamp("2024-01-21 00:00:00")
     lp = m.point_log_prob(_hourly(20))
     assert np.isnan(lp[:m.window_]).all() and np.isfinite(lp[m.window_:]).all()
-    assert m.log_prob(_hourly(20))[0] == pytest.approx(np.nansum(lp))
+    per_step = m.log_prob(_hourly(20))
+    assert per_step[m.window_:].sum() == pytest.approx(np.nansum(lp))
+    np.testing.assert_allclose(back.log_prob(_hourly(20)), per_step, rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def small_series_model() -> SeriesModel:
+    return make_model("autoregressive", "series", seed=0, lags=12, **SMALL_AR).fit(
+        _hourly(20), time="timestamp", value="value")
+
+
+def test_series_log_prob_is_one_finite_value_per_row(small_series_model: SeriesModel) -> None:
+    m, df = small_series_model, _hourly(20, seed=3)
+    lp = m.log_prob(df)
+    assert lp.shape == (len(df),) and lp.dtype == np.float64 and np.isfinite(lp).all()
+    w = m.window_
+    # points with history: the conditional; the first window: the time-only marginal
+    np.testing.assert_allclose(lp[w:], m.point_log_prob(df)[w:])
+    np.testing.assert_allclose(lp[:w], m.point_log_prob(df, past=False)[:w])
+    assert np.isfinite(m.point_log_prob(df, past=False)).all()
+    with pytest.raises(ParameterError, match="log_prob takes no conditions"):
+        m.log_prob(df, conditions={"value": 1.0})
+
+
+def test_series_sample_seeding_and_provenance(small_series_model: SeriesModel) -> None:
+    m = small_series_model
+    a, b = m.sample(24), m.sample(24)
+    assert not np.allclose(a["value"], b["value"])  # no seed: a fresh one each call
+    assert a.attrs["provenance"]["seed"] != b.attrs["provenance"]["seed"]
+    c, d = m.sample(24, seed=7, paths=3), m.sample(24, seed=7, paths=3)
+    pd.testing.assert_frame_equal(c, d)
+    prov = c.attrs["provenance"]
+    assert prov["seed"] == 7 and prov["modality"] == "series" and prov["family"] == (
+        "autoregressive")
+    assert c.attrs["modality"] == "series" and len(c) == 72
+    # an unseeded draw is reproduced from the seed it recorded
+    pd.testing.assert_frame_equal(m.sample(24, seed=a.attrs["provenance"]["seed"]), a)
+
+
+def test_series_sample_history_option(small_series_model: SeriesModel) -> None:
+    m = small_series_model
+    hist = _hourly(20, seed=8)["value"].to_numpy()
+    x = m.sample(10, seed=1, history=hist)
+    pd.testing.assert_frame_equal(x, m.sample(10, seed=1, history=list(hist)))
+    assert len(x.attrs["provenance"]["options"]["history"]) == m.window_
+    conditions, options = m.parse_where({"paths": "2", "history": ",".join(map(str, hist))})
+    assert conditions == {} and options["paths"] == 2
+    pd.testing.assert_frame_equal(m.sample(10, seed=1, **options),
+                                  m.sample(10, seed=1, paths=2, history=hist))
+    with pytest.raises(DataError, match=r"history has 3 values; the model needs"):
+        m.sample(5, history=hist[:3])
+    with pytest.raises(ParameterError, match="history must be a 1-D array"):
+        m.sample(5, history=np.ones((4, 30)))
+    with pytest.raises(DataError, match="history holds NaN"):
+        m.sample(5, history=np.r_[hist, np.nan])
+    with pytest.raises(ParameterError, match="sample takes no conditions"):
+        m.sample(5, conditions={"value": 1.0})
+    with pytest.raises(ParameterError, match=r"paths must be in \[1, 100000\]"):
+        m.sample(5, paths=0)
+    with pytest.raises(ParameterError, match="fit takes no conditions"):
+        SeriesModel(lags=12).fit(_hourly(5), conditions=["value"])
 
 
 # -- bad input ------------------------------------------------------------------------------

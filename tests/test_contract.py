@@ -9,6 +9,8 @@ and UnsupportedOperation where a family has no likelihood.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +58,12 @@ PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ("series", "autoregressive"): {**NEURAL, "lags": 4, "periods": [24], "hidden": 8,
                                    "layers": 1, "components": 2},
 }
+_LOWRES = Path(tempfile.mkdtemp(prefix="genlab-contract-")) / "low.npy"
+np.save(_LOWRES, IMAGES[:6, ::2, ::2])
+# what `sample` needs besides n: super-resolution draws from p(high | its low-res prompt)
+SAMPLE_KW: dict[tuple[str, str], dict[str, Any]] = {
+    ("image", "superres"): {"prompt": str(_LOWRES), "draw": True},
+}
 DATA = {"table": TABLE, "image": IMAGES, "sequence": TEXT, "series": SERIES}
 
 
@@ -87,6 +95,10 @@ def fitted(request: pytest.FixtureRequest) -> Any:
     return _FITTED[key]
 
 
+def _draw(model: Any, n: Any, **kw: Any) -> Any:
+    return model.sample(n, **SAMPLE_KW.get((model.modality, model.family), {}), **kw)
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, pd.DataFrame):
         return a.equals(b)
@@ -101,13 +113,13 @@ def _count(samples: Any) -> int:
 
 @pytest.mark.parametrize("fitted", FAMILIES, ids=IDS, indirect=True)
 def test_sample_count_type_and_seeds(fitted: Any) -> None:
-    a = fitted.sample(3, seed=1)
+    a = _draw(fitted, 3, seed=1)
     assert _count(a) == 3 if fitted.modality != "series" else _count(a) >= 3
     assert a.attrs["provenance"]["seed"] == 1
     assert a.attrs["modality"] == fitted.modality
-    assert _same(a, fitted.sample(3, seed=1))
-    assert not _same(a, fitted.sample(3, seed=2))
-    fresh = [fitted.sample(3) for _ in range(2)]
+    assert _same(a, _draw(fitted, 3, seed=1))
+    assert not _same(a, _draw(fitted, 3, seed=2))
+    fresh = [_draw(fitted, 3) for _ in range(2)]
     assert not _same(*fresh), "two samples without a seed must differ"
     assert fresh[0].attrs["provenance"]["seed"] != fresh[1].attrs["provenance"]["seed"]
     if fitted.modality == "image":
@@ -122,7 +134,7 @@ def test_save_load_same_samples_and_scores(fitted: Any, tmp_path: Any) -> None:
     again = genlab.load(path)
     assert type(again) is type(fitted)
     assert again.get_params() == fitted.get_params()
-    assert _same(fitted.sample(4, seed=5), again.sample(4, seed=5))
+    assert _same(_draw(fitted, 4, seed=5), _draw(again, 4, seed=5))
     if fitted.supports_log_prob:
         data = DATA[fitted.modality]
         np.testing.assert_allclose(again.log_prob(data), fitted.log_prob(data), rtol=1e-5)
@@ -145,24 +157,24 @@ def test_log_prob_one_finite_value_per_item(fitted: Any) -> None:
 def test_bad_calls_are_one_line_errors(fitted: Any) -> None:
     for n in (0, -1, 1.5, "3", True):
         with pytest.raises(ParameterError, match="n must be") as info:
-            fitted.sample(n)
+            _draw(fitted, n)
         assert "\n" not in str(info.value)
     with pytest.raises(ParameterError, match="conditions must be a dict"):
-        fitted.sample(2, conditions=["a"])
+        _draw(fitted, 2, conditions=["a"])
     with pytest.raises(GenlabError) as info:
-        fitted.sample(2, conditions={"no_such_column": "z"})
+        _draw(fitted, 2, conditions={"no_such_column": "z"})
     assert "\n" not in str(info.value)
     with pytest.raises(ParameterError, match="seed must be"):
-        fitted.sample(2, seed=-3)
+        _draw(fitted, 2, seed=-3)
     with pytest.raises(ParameterError, match="takes no option"):
-        fitted.sample(2, no_such_option=1)
+        _draw(fitted, 2, no_such_option=1)
 
 
 @pytest.mark.parametrize(("modality", "family"), FAMILIES, ids=IDS)
 def test_unfitted_model_refuses(modality: str, family: str) -> None:
     model = _make(modality, family)
     with pytest.raises(NotFittedError, match="not fitted"):
-        model.sample(2)
+        _draw(model, 2)
     with pytest.raises(NotFittedError, match="not fitted"):
         model.save("never.genlab")
 
@@ -172,14 +184,14 @@ def test_global_random_state_untouched_and_fit_reproducible(modality: str, famil
     torch_state, torch_seed = torch.get_rng_state(), torch.initial_seed()
     np_state = np.random.get_state()
     a = _fit(modality, family)
-    first = a.sample(3, seed=4)
+    first = _draw(a, 3, seed=4)
     assert torch.equal(torch.get_rng_state(), torch_state)
     assert torch.initial_seed() == torch_seed
     after = np.random.get_state()
     assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1])
     # same data + same seed -> same model
     b = _fit(modality, family)
-    assert _same(first, b.sample(3, seed=4))
+    assert _same(first, _draw(b, 3, seed=4))
 
 
 @pytest.mark.parametrize(("modality", "family"), [

@@ -4,6 +4,8 @@ metrics, bad input (one-line errors), the command line and the report."""
 from __future__ import annotations
 
 import gzip
+import importlib
+import json
 import math
 import struct
 from pathlib import Path
@@ -18,7 +20,8 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from typer.testing import CliRunner
 
-from genlab.cli import app
+from genlab.data.detect import detect_kind
+from genlab.data.writers import write_samples
 from genlab.errors import DataError, ParameterError, UnsupportedOperation
 from genlab.evaluate.images import (
     ImageClassifier,
@@ -29,6 +32,7 @@ from genlab.evaluate.images import (
     ssim,
 )
 from genlab.images import (
+    ImageCodec,
     ImageFlow,
     ImageGAN,
     ImageSet,
@@ -42,11 +46,13 @@ from genlab.images import (
     read_png,
     write_png,
 )
-from genlab.models.base import load
 from genlab.models.image.base import dequantize, from_unit_float, to_unit_float
 from genlab.models.image.flow import DEQUANT_SEED, ActNorm, InvConv1x1
-from genlab.models.registry import detect_modality
+from genlab.models.registry import DEFAULT_FAMILY, families, load
 from genlab.nets.logistic_mixture import logistic_mixture_logp
+from genlab.provenance import provenance_of
+from genlab.report.images import image_report
+from genlab.seeding import torch_seeded
 
 pytestmark = pytest.mark.filterwarnings("ignore::genlab.train.ConvergenceWarning")
 runner = CliRunner()
@@ -114,7 +120,7 @@ def test_class_folders_give_labels(tmp_path):
     ds = read_images(tmp_path)
     assert ds.images.shape == (6, 5, 4, 1) and ds.classes == ["cat", "dog"]
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
-    assert detect_modality(tmp_path) == ("image", "vae")
+    assert detect_kind(tmp_path) == ("image", {}) and DEFAULT_FAMILY["image"] == "vae"
 
 
 def test_flat_folder_jpeg_and_rgb(tmp_path):
@@ -142,8 +148,8 @@ def test_npy_npz_and_idx(tmp_path, digits):
         ds = read_images(path)
         np.testing.assert_array_equal(ds.images[..., 0], imgs)
         assert ds.labels is not None and len(ds.classes) == len(set(digits.labels[:10]))
-        assert detect_modality(path)[0] == "image"
-    assert detect_modality(tmp_path / "x.npz")[0] == "image"
+        assert detect_kind(path)[0] == "image"
+    assert detect_kind(tmp_path / "x.npz")[0] == "image"
 
 
 def test_rgba_is_composited_on_white(tmp_path):
@@ -219,28 +225,29 @@ FAMILIES = [
 @pytest.mark.parametrize(("cls", "params"), FAMILIES, ids=lambda v: getattr(v, "family", ""))
 def test_family_fits_samples_saves_and_scores(tmp_path, digits, cls, params):
     m = cls(**params, **TRAIN, seed=0).fit(digits, conditions=["label"])
-    imgs = m.sample(6, label="7", seed=3)
+    seven = {"label": "7"}
+    imgs = m.sample(6, conditions=seven, seed=3)
     assert imgs.shape == (6, 8, 8, 1) and imgs.dtype == np.uint8
-    again = m.sample(6, label="7", seed=3)
+    again = m.sample(6, conditions=seven, seed=3)
     np.testing.assert_array_equal(imgs, again)
     path = m.save(tmp_path / "m.genlab")
     loaded = load(path)
     assert type(loaded) is cls and loaded.codec_ == m.codec_
-    np.testing.assert_array_equal(loaded.sample(6, label="7", seed=3), imgs)
+    np.testing.assert_array_equal(loaded.sample(6, conditions=seven, seed=3), imgs)
+    labels = {"label": digits.labels[:20].astype(str)}
     if cls.supports_log_prob:
-        lp = m.log_prob(digits.images[:20], labels=digits.labels[:20].astype(str))
+        lp = m.log_prob(digits.images[:20], conditions=labels)
         assert lp.shape == (20,) and np.all(np.isfinite(lp))
-        np.testing.assert_allclose(loaded.log_prob(digits.images[:20],
-                                                   labels=digits.labels[:20].astype(str)), lp,
+        np.testing.assert_allclose(loaded.log_prob(digits.images[:20], conditions=labels), lp,
                                    rtol=1e-5)
-        bpd = m.bits_per_dim(digits.images[:20], labels=digits.labels[:20].astype(str))
+        bpd = m.bits_per_dim(digits.images[:20], conditions=labels)
         assert bpd == pytest.approx(-lp.mean() / (64 * LN2))
         assert 0 < bpd < 16  # barely trained, but a proper likelihood of 8-bit values
     else:
         with pytest.raises(UnsupportedOperation):
             m.log_prob(digits.images[:5])
     with pytest.raises(ParameterError) as err:
-        m.sample(2, label="cat")
+        m.sample(2, conditions={"label": "cat"})
     assert "unknown label" in one_line(err)
 
 
@@ -248,12 +255,13 @@ def test_unconditional_model_and_marginal_likelihood(digits):
     m = PixelCNN(hidden=8, layers=2, mixtures=2, **TRAIN, seed=0).fit(digits)
     assert m.sample(3, seed=0).shape == (3, 8, 8, 1)
     with pytest.raises(ParameterError) as err:
-        m.sample(3, label="3")
+        m.sample(3, conditions={"label": "3"})
     assert "not class-conditional" in one_line(err)
     cond = PixelCNN(hidden=8, layers=2, mixtures=2, **TRAIN, seed=0).fit(
         digits, conditions=["label"])
     x = digits.images[:5]
-    per_class = np.stack([cond.log_prob(x, labels=[str(k)] * 5) for k in range(10)])
+    per_class = np.stack([cond.log_prob(x, conditions={"label": [str(k)] * 5})
+                          for k in range(10)])
     counts = np.bincount(digits.labels, minlength=10)
     expect = np.log(np.exp(per_class - per_class.max(0)).T @ (counts / counts.sum())) \
         + per_class.max(0)
@@ -283,17 +291,17 @@ def test_flow_refuses_sizes_it_cannot_squeeze(digits):
 
 # -- the flow's change of variables, by hand ------------------------------------------------------
 def test_actnorm_and_invconv_log_determinants():
-    torch.manual_seed(0)
     an = ActNorm(3)
     an.initialized.fill_(1.0)
     with torch.no_grad():
         an.log_scale.copy_(torch.tensor([0.5, -1.0, 0.2]).view(1, 3, 1, 1))
-    x = torch.randn(2, 3, 4, 5)
+    x = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         y, ld = an(x)
     assert torch.allclose(ld, torch.full((2,), 20 * (0.5 - 1.0 + 0.2)))
     assert torch.allclose(an.inverse(y), x, atol=1e-6)
-    ic = InvConv1x1(3)
+    with torch_seeded(np.random.default_rng(0)):
+        ic = InvConv1x1(3)
     with torch.no_grad():
         y, ld = ic(x)
     sign, logabs = torch.linalg.slogdet(ic.weight().detach())
@@ -308,10 +316,11 @@ def test_flow_log_prob_is_the_change_of_variables():
     imgs = rng.integers(0, 256, (30, 4, 4, 1), dtype=np.uint8)
     m = ImageFlow(levels=2, steps=1, hidden=4, **TRAIN, seed=0).fit(imgs)
     net = m.net_.double()
+    gen = torch.Generator().manual_seed(0)
     with torch.no_grad():  # move off the identity start so every layer matters
         for p in net.parameters():
-            p.add_(0.1 * torch.randn(p.shape, dtype=p.dtype))
-    y = torch.rand(1, 1, 4, 4, dtype=torch.float64)
+            p.add_(0.1 * torch.randn(p.shape, dtype=p.dtype, generator=gen))
+    y = torch.rand(1, 1, 4, 4, dtype=torch.float64, generator=gen)
 
     def to_eps(flat: torch.Tensor) -> torch.Tensor:
         eps, _ = net(flat.view(1, 1, 4, 4), None)
@@ -340,7 +349,8 @@ def test_flow_log_prob_is_the_change_of_variables():
 def test_pixelcnn_is_causal_and_row_sampling_matches_full_pass(digits):
     m = PixelCNN(hidden=8, layers=3, mixtures=2, **TRAIN, seed=0).fit(digits)
     net = m.net_
-    x = torch.rand(1, 1, 8, 8, requires_grad=True)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 1, 8, 8, generator=gen).requires_grad_(True)
     out = net(x, None)
     i, j = 4, 3
     out[0, :, i, j].sum().backward()
@@ -348,7 +358,7 @@ def test_pixelcnn_is_causal_and_row_sampling_matches_full_pass(digits):
     order = torch.arange(64).view(8, 8)
     assert grad[order >= i * 8 + j].sum() == 0  # no pixel at or after (i, j)
     assert grad[i, j - 1] > 0 and grad[i - 1, j] > 0  # left and above neighbours
-    xs = torch.rand(2, 1, 8, 8) * 2 - 1
+    xs = torch.rand(2, 1, 8, 8, generator=gen) * 2 - 1
     with torch.no_grad():
         full = net(xs, None)
         r0 = max(0, 7 - net.reach)
@@ -377,7 +387,7 @@ def test_vae_latent_tools(digits):
     with pytest.raises(DataError):
         m.encode(digits.images[:3])  # conditional: labels needed
     m.temperature = 0.0  # z is then the class's prior mean: one image per class
-    cold = m.sample(3, label="4", seed=1)
+    cold = m.sample(3, conditions={"label": "4"}, seed=1)
     np.testing.assert_array_equal(cold[0], cold[2])
     mean = m.net_.prior_params(torch.eye(10)[4:5], 1)[0].detach().numpy()
     np.testing.assert_array_equal(cold[0], m.decode(mean, label="4")[0])
@@ -438,6 +448,7 @@ def test_classifier_learns_digits(digits):
 
 # -- command line and report ----------------------------------------------------------------------
 def run(*args: str | Path) -> tuple[int, str]:
+    app = importlib.import_module("genlab.cli").app  # the command line is checked here only
     result = runner.invoke(app, [str(a) for a in args])
     return result.exit_code, result.output
 
@@ -519,5 +530,136 @@ def test_cli_superres_and_flow_report(tmp_path, digit_folder, digits):
     code, text = run("report", "--model", model, "--real", digit_folder, "-o", report)
     assert code == 0 and "PSNR bicubic" in report.read_text(), text
     flow = ImageFlow(levels=1, steps=1, hidden=4, **TRAIN, seed=0).fit(digits)
-    page = flow.write_report(tmp_path / "f.html", data=digit_folder).read_text()
+    page = image_report(flow, tmp_path / "f.html", data=digit_folder).read_text()
     assert "bits/dim" in page and "exact" in page
+
+
+# -- the one contract: seeds, provenance, conditions, the writer -----------------------------------
+@pytest.fixture(scope="module")
+def cond_vae(digits) -> ImageVAE:
+    return ImageVAE(latent_dim=3, channels=(8, 8), hidden=16, iwae_samples=2, **TRAIN,
+                    seed=0).fit(digits, conditions=["label"])
+
+
+def test_sample_seeds_and_provenance(cond_vae):
+    a, b = cond_vae.sample(8), cond_vae.sample(8)
+    assert not np.array_equal(a, b)  # a fresh seed per call, not the fit seed
+    seed = provenance_of(a)["seed"]
+    np.testing.assert_array_equal(cond_vae.sample(8, seed=seed), a)
+    same = cond_vae.sample(8, seed=11)
+    np.testing.assert_array_equal(same, cond_vae.sample(8, seed=11))
+    prov = same.attrs["provenance"]
+    assert prov["seed"] == 11 and prov["family"] == "vae" and prov["n"] == 8
+    assert same.attrs["modality"] == "image" and same.attrs["classes"] == [str(k) for k in
+                                                                            range(10)]
+    assert len(same.attrs["labels"]) == 8
+
+
+def test_label_conditions_by_name_code_or_per_sample(cond_vae):
+    by_name = cond_vae.sample(4, conditions={"label": "7"}, seed=2)
+    by_code = cond_vae.sample(4, conditions={"label": 7}, seed=2)
+    np.testing.assert_array_equal(by_name, by_code)
+    assert by_name.attrs["labels"].tolist() == [7] * 4
+    per = cond_vae.sample(3, conditions={"label": ["1", "2", 3]}, seed=2)
+    assert per.attrs["labels"].tolist() == [1, 2, 3]
+    with pytest.raises(ParameterError) as err:
+        cond_vae.sample(3, conditions={"label": ["1", "2"]})
+    assert "2 labels given for 3 samples" in one_line(err)
+    with pytest.raises(ParameterError) as err:
+        cond_vae.sample(2, conditions={"colour": "red"})
+    assert "only on 'label'" in one_line(err)
+    with pytest.raises(ParameterError) as err:
+        cond_vae.sample(2, temperature=0.5)
+    assert "batch_size" in one_line(err)
+    small = cond_vae.sample(5, conditions={"label": "4"}, seed=9, batch_size=2)
+    np.testing.assert_array_equal(small, cond_vae.sample(5, conditions={"label": "4"}, seed=9))
+    assert cond_vae.parse_where({"label": "7", "batch_size": "16"}) == (
+        {"label": "7"}, {"batch_size": 16})
+    with pytest.raises(ParameterError):
+        cond_vae.parse_where({"colour": "red"})
+
+
+def test_log_prob_conditions(cond_vae, digits):
+    x = digits.images[:6]
+    names = {"label": digits.labels[:6].astype(str)}
+    np.testing.assert_array_equal(cond_vae.log_prob(x, conditions=names),
+                                  cond_vae.log_prob(ImageSet(x, digits.labels[:6],
+                                                             digits.classes)))
+    one = cond_vae.log_prob(x, conditions={"label": "3"})
+    np.testing.assert_array_equal(one, cond_vae.log_prob(x, conditions={"label": ["3"] * 6}))
+    with pytest.raises(ParameterError) as err:
+        cond_vae.log_prob(x, conditions={"label": ["3"] * 2})
+    assert "2 labels given for 6 images" in one_line(err)
+
+
+def test_save_load_identical_samples_and_log_prob(tmp_path, cond_vae, digits):
+    loaded = load(cond_vae.save(tmp_path / "v.genlab"))
+    assert loaded.conditions_ == ["label"] and loaded.codec_ == cond_vae.codec_
+    assert isinstance(loaded.codec_, ImageCodec)
+    for seed in (0, 5):
+        np.testing.assert_array_equal(loaded.sample(7, seed=seed), cond_vae.sample(7, seed=seed))
+    np.testing.assert_array_equal(loaded.log_prob(digits.images[:9]),
+                                  cond_vae.log_prob(digits.images[:9]))
+
+
+def test_no_global_random_state_is_touched(tmp_path, digits):
+    before = torch.random.get_rng_state().clone()
+    np_before = np.random.get_state()[1].copy()
+    m = ImageFlow(levels=1, steps=1, hidden=4, **TRAIN, seed=1).fit(digits.images[:40])
+    m.sample(3)
+    load(m.save(tmp_path / "f.genlab")).log_prob(digits.images[:3])
+    ImageClassifier(epochs=1, width=4, device="cpu").fit(digits)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_before)
+
+
+def test_writer_grid_folder_and_bad_suffix(tmp_path, cond_vae):
+    samples = cond_vae.sample(6, conditions={"label": ["1", "1", "2", "2", "3", "3"]}, seed=0)
+    target, text = write_samples(samples, tmp_path / "g.png")
+    assert target == tmp_path / "g.png" and "a grid of 6 samples" in text
+    assert read_png(target).shape == make_grid(samples).shape
+    side = json.loads((tmp_path / "g.png.provenance.json").read_text())
+    assert side["seed"] == 0 and side["family"] == "vae"
+    target, text = write_samples(samples, tmp_path / "out")
+    assert "6 PNG files" in text
+    names = sorted(p.name for p in target.glob("*.png"))
+    assert names[0] == "sample_00000_1.png" and names[-1] == "sample_00005_3.png"
+    np.testing.assert_array_equal(read_png(target / "sample_00002_2.png"), samples[2])
+    plain = PixelCNN(hidden=4, layers=1, mixtures=1, **TRAIN, seed=0).fit(samples[:4])
+    target, _ = write_samples(plain.sample(2, seed=0), tmp_path / "plain")
+    assert sorted(p.name for p in target.glob("*.png")) == ["sample_00000.png",
+                                                            "sample_00001.png"]
+    with pytest.raises(ParameterError) as err:
+        write_samples(samples, tmp_path / "s.jpg")
+    assert "give a .png file" in one_line(err)
+
+
+def test_superres_samples_through_the_prompt_option(tmp_path, digits):
+    m = SuperResolution(factor=2, hidden=8, blocks=1, **TRAIN, seed=0).fit(digits)
+    low = downsample(digits.images[:6], 2)
+    np.save(tmp_path / "low.npy", low)
+    conditions, options = m.parse_where({"prompt": str(tmp_path / "low.npy")})
+    assert conditions == {} and options == {"prompt": str(tmp_path / "low.npy")}
+    high = m.sample(4, prompt=tmp_path / "low.npy")
+    np.testing.assert_array_equal(high, m.superresolve(low)[:4])
+    assert high.attrs["provenance"]["options"]["prompt"] == str(tmp_path / "low.npy")
+    drawn = m.sample(6, prompt=tmp_path / "low.npy", draw=True, seed=4)
+    np.testing.assert_array_equal(drawn, m.sample(6, prompt=tmp_path / "low.npy", draw=True,
+                                                  seed=4))
+    assert not np.array_equal(drawn, m.sample(6, prompt=tmp_path / "low.npy", draw=True))
+    target, text = write_samples(high, tmp_path / "hi")
+    assert "4 PNG files" in text
+    with pytest.raises(ParameterError) as err:
+        m.sample(2, prompt=low)
+    assert "path of low-resolution images" in one_line(err)
+    with pytest.raises(ParameterError) as err:
+        m.sample(2, prompt=tmp_path / "low.npy", conditions={"label": "1"})
+    assert "no conditions" in one_line(err)
+
+
+def test_families_registered_and_facade_registers_nothing():
+    import genlab.images as facade
+
+    assert set(families("image")) == {"vae", "gan", "pixelcnn", "flow", "superres"}
+    assert facade.ImageVAE is families("image")["vae"]
+    assert not any(hasattr(facade, n) for n in ("register", "register_detector"))

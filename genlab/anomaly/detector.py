@@ -23,7 +23,10 @@ import pandas as pd
 
 from genlab.data.readers import read_table
 from genlab.errors import DataError, NotFittedError, ParameterError, UnsupportedOperation
-from genlab.models.base import Estimator, Model, families
+from genlab.models.base import Model
+from genlab.models.registry import families, make_model
+from genlab.params import Estimator
+from genlab.seeding import draw_seed
 
 __all__ = ["AnomalyDetector", "Data", "as_frame"]
 
@@ -116,19 +119,18 @@ class AnomalyDetector(Estimator):
     # -- fitting ------------------------------------------------------------------------------
     def _make(self, family: str, data: pd.DataFrame, kinds: dict[str, str] | None,
               seed: int) -> Model:
-        known = families()
+        known = families("table")
         if family not in known:
             able = sorted(n for n, c in known.items() if c.supports_log_prob)
             raise ParameterError(f"unknown model {family!r}; choose one of {', '.join(able)}")
-        cls = known[family]
-        if not cls.supports_log_prob:
+        if not known[family].supports_log_prob:
             able = sorted(n for n, c in known.items() if c.supports_log_prob)
             raise UnsupportedOperation(
                 f"{family} has no likelihood, so it cannot score anomalies; use one of "
                 f"{', '.join(able)}"
             )
-        params = {"seed": seed, **self.model_params}
-        return cls(**params).fit(data, kinds=kinds)
+        return make_model(family, "table", **{"seed": seed, **self.model_params}).fit(
+            data, kinds=kinds)
 
     def fit(self, normal_data: Data, *, kinds: dict[str, str] | None = None) -> AnomalyDetector:
         """Fit the model of normal data and set the threshold; returns self.
@@ -156,23 +158,11 @@ class AnomalyDetector(Estimator):
                             f"{self.columns_}")
         if context and len(context) == len(self.columns_):
             raise ParameterError("context names every column; leave at least one column to score")
-        seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy
-                                                           % 2**63)
+        seed = self.seed if self.seed is not None else draw_seed()
         rng = np.random.default_rng(seed)
-        if self.contamination is None and not isinstance(self.model, Model):
-            order = rng.permutation(len(df))
-            n_cal = max(1, int(round(self.calibration_fraction * len(df))))
-            fit_df = df.iloc[order[n_cal:]].reset_index(drop=True)
-            cal_df = df.iloc[order[:n_cal]].reset_index(drop=True)
-        else:
-            fit_df = cal_df = df
+        fit_df, cal_df = self._split(df, rng)
         if isinstance(self.model, Model):
-            self.model._check_fitted()
-            if list(self.model.schema_.names) != self.columns_:
-                raise DataError(
-                    f"the model was fitted on columns {list(self.model.schema_.names)}, the "
-                    f"data has {self.columns_}; give data with the model's columns"
-                )
+            self._check_given_model(self.model)
         family = self.model.family if isinstance(self.model, Model) else self.model
         ctx_kinds = {c: k for c, k in (kinds or {}).items() if c in context} or None
 
@@ -183,7 +173,7 @@ class AnomalyDetector(Estimator):
                 context) else None
 
         fit_models(fit_df)
-        self.kinds_ = self.model_.schema_.kinds
+        self.kinds_ = self.model_.schema_.kinds  # type: ignore[attr-defined]
         cal_scores = self.score(cal_df)
         self.calibration_scores_ = cal_scores
         share = self.contamination if self.contamination is not None else self.false_alarm_rate
@@ -196,6 +186,28 @@ class AnomalyDetector(Estimator):
                          for c in self.columns_}
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _split(self, df: pd.DataFrame, rng: np.random.Generator
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(rows to fit, rows to set the threshold on): a held-out share for a false-alarm
+        rate, all rows for a contamination or a model fitted already."""
+        if self.contamination is not None or isinstance(self.model, Model):
+            return df, df
+        order = rng.permutation(len(df))
+        n_cal = max(1, int(round(self.calibration_fraction * len(df))))
+        return (df.iloc[order[n_cal:]].reset_index(drop=True),
+                df.iloc[order[:n_cal]].reset_index(drop=True))
+
+    def _check_given_model(self, model: Model) -> None:
+        if model.modality != "table":
+            raise ParameterError(
+                f"AnomalyDetector scores table rows, but the model is a {model.modality} "
+                "model; use SeriesAnomalyDetector for a series (CLI: --time / --value)")
+        model._check_fitted()
+        names = list(model.schema_.names)  # type: ignore[attr-defined]
+        if names != self.columns_:
+            raise DataError(f"the model was fitted on columns {names}, the data has "
+                            f"{self.columns_}; give data with the model's columns")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "threshold_"):

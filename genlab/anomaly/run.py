@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,12 @@ from genlab._version import __version__
 from genlab.anomaly.detector import AnomalyDetector
 from genlab.anomaly.series import SeriesAnomalyDetector
 from genlab.data.readers import read_table
+from genlab.data.series import read_series
 from genlab.data.writers import write_output
 from genlab.errors import DataError
-from genlab.models.base import Model, load
+from genlab.models.registry import load
 from genlab.models.series.autoregressive import SeriesModel
+from genlab.provenance import now
 
 __all__ = ["detect_series", "detect_table"]
 
@@ -32,7 +33,7 @@ def _saved(model: str) -> Any | None:
 
 def _provenance(**fields: Any) -> dict[str, Any]:
     return {"generator": f"genlab {__version__}", "command": "detect",
-            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "generated_at": now(),
             **{k: (str(v) if isinstance(v, Path) else v) for k, v in fields.items()
                if v is not None}}
 
@@ -46,7 +47,7 @@ def detect_table(
 ) -> str:
     """Score the rows of a table, flag and explain them, write the result; one-line summary."""
     saved = _saved(model)
-    if saved is not None and not isinstance(saved, Model):
+    if saved is not None and saved.modality != "table":
         raise DataError(f"{model!r} is a {saved.modality} model; scoring a table needs a table "
                         "model (or give --time/--value for a series model)")
     df = read_table(data)
@@ -112,8 +113,6 @@ def detect_series(
                                      seed=seed)
     normal = fit_on if fit_on is not None else data
     detector.fit(read_table(normal), time=time, value=value, model=saved)
-    from genlab.models.series.autoregressive import read_series
-
     codec = detector.model_.codec_
     series = read_series(read_table(data), time=codec["time"], value=codec["value"])
     spans = detector.intervals(series)

@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from genlab.errors import NotFittedError
-from genlab.models.base import Estimator
-from genlab.models.series.autoregressive import Series, SeriesModel, read_series
+from genlab.data.series import Series, read_series
+from genlab.errors import NotFittedError, ParameterError
+from genlab.models.registry import make_model
+from genlab.models.series.autoregressive import SeriesModel
+from genlab.params import Estimator
 
 __all__ = ["SeriesAnomalyDetector", "intervals_from_flags"]
 
@@ -99,13 +101,17 @@ class SeriesAnomalyDetector(Estimator):
         hold_out = self.contamination is None and model is None
         if hold_out:
             n_cal = int(round(self.calibration_fraction * len(s)))
-            fit_s = _slice(s, 0, len(s) - n_cal)
+            fit_s = s.slice(0, len(s) - n_cal)
         else:
             fit_s = s
         if model is None:
-            model = SeriesModel(**{"seed": self.seed, **self.model_params})
-            model.fit(fit_s)
-        self.model_ = model
+            model = make_model("autoregressive", "series",
+                               **{"seed": self.seed, **self.model_params}).fit(fit_s)
+        elif not isinstance(model, SeriesModel):
+            raise ParameterError(
+                f"model must be a fitted SeriesModel, got {type(model).__name__}; fit one with "
+                "genlab.SeriesModel().fit(series) or genlab.load a series model file")
+        self.model_: SeriesModel = model  # type: ignore[assignment]
         periods = model.codec_["periods"]
         # a stretch is judged against one whole season (a day), so the daily rhythm itself
         # averages out; without seasons, against the history the model sees
@@ -113,7 +119,7 @@ class SeriesAnomalyDetector(Estimator):
         if hold_out:
             # the held-out part is scored with the history before it, as it would be live
             start = max(0, len(fit_s) - model.window_)
-            cal = self.window_scores(_slice(s, start, len(s)))[len(fit_s) - start:]
+            cal = self.window_scores(s.slice(start, len(s)))[len(fit_s) - start:]
         else:
             cal = self.window_scores(s)
         cal = cal[np.isfinite(cal)]
@@ -180,9 +186,4 @@ class SeriesAnomalyDetector(Estimator):
         cols = ["start", "end", "start_index", "end_index", "points", "peak_score", "mean_score"]
         out = pd.DataFrame(rows, columns=cols)
         return out.sort_values("peak_score", ascending=False, ignore_index=True)
-
-
-def _slice(s: Series, start: int, stop: int) -> Series:
-    times = None if s.times is None else s.times.iloc[start:stop].reset_index(drop=True)
-    return Series(s.values[start:stop], times, s.value_name, s.time_name)
 

@@ -1,4 +1,5 @@
-"""Reading and writing images: folders of PNG/JPEG, .npy/.npz arrays, MNIST idx(.gz) files.
+"""The image codec: reading folders of PNG/JPEG, .npy/.npz arrays and MNIST idx(.gz) files,
+and writing samples as PNG grids or folders of PNG files.
 
 Everything is read into one `ImageSet`: a uint8 array N x H x W x C (C = 1 for grayscale,
 3 for colour) and optional integer labels with their class names. Conversions, documented:
@@ -13,33 +14,34 @@ Everything is read into one `ImageSet`: a uint8 array N x H x W x C (C = 1 for g
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
 import os
-import struct
-from dataclasses import dataclass
+import re
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from genlab._atomic import atomic_path
-from genlab.errors import DataError
+from genlab.data.idx import idx_ndim, labels_beside, read_idx
+from genlab.errors import DataError, ParameterError
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "ImageCodec",
     "ImageSet",
     "is_image_input",
     "make_grid",
     "read_images",
     "read_png",
+    "write_image_samples",
     "write_png",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_ARRAY_SUFFIXES = (".npy", ".npz")
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_CONVERT = {"P": "RGB", "1": "L", "CMYK": "RGB", "YCbCr": "RGB", "HSV": "RGB", "LAB": "RGB"}
 
 
 @dataclass
@@ -52,6 +54,34 @@ class ImageSet:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+
+@dataclass
+class ImageCodec:
+    """The image format a model was fitted on: size, channels, class names."""
+
+    height: int
+    width: int
+    channels: int
+    classes: list[str] | None = None
+    conditional: bool = False
+
+    @property
+    def dims(self) -> int:
+        """Pixel values per image (D in bits/dim)."""
+        return self.height * self.width * self.channels
+
+    def to_dict(self) -> dict[str, Any]:
+        """As JSON types."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ImageCodec:
+        """Inverse of `to_dict`."""
+        classes = d.get("classes")
+        return cls(int(d["height"]), int(d["width"]), int(d["channels"]),
+                   None if classes is None else [str(c) for c in classes],
+                   bool(d.get("conditional", False)))
 
 
 def _is_idx_name(name: str) -> bool:
@@ -71,9 +101,7 @@ def is_image_input(path: Path) -> bool:
         if _image_files(p) or any(_is_idx_name(c.name) for c in p.iterdir() if c.is_file()):
             return True
         return any(c.is_dir() and _image_files(c) for c in p.iterdir())
-    if name.endswith(IMAGE_SUFFIXES):
-        return True
-    if name.endswith(".npz"):
+    if name.endswith((*IMAGE_SUFFIXES, ".npz")):
         return True  # tables are never .npz; a missing `images` key gets its own message
     if name.endswith(".npy"):
         # a 3-D or 4-D array is images; a 1-D/2-D one is a table's business
@@ -94,16 +122,12 @@ def _to_array(img: Image.Image, where: str) -> np.ndarray:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
         img = img.convert("L" if mode == "LA" else "RGB")
-    elif mode == "P":
-        img = img.convert("RGB")
     elif mode in ("I;16", "I;16B", "I;16L", "I"):
         a16 = np.asarray(img, dtype=np.float64)
         top = 65535.0 if a16.max() > 255 else 255.0
         return np.clip(np.round(a16 / top * 255), 0, 255).astype(np.uint8)[..., None]
-    elif mode == "1":
-        img = img.convert("L")
-    elif mode == "CMYK" or mode == "YCbCr" or mode == "HSV" or mode == "LAB":
-        img = img.convert("RGB")
+    elif mode in _CONVERT:
+        img = img.convert(_CONVERT[mode])
     elif mode not in ("L", "RGB"):
         raise DataError(f"{where}: image mode {mode!r} is not supported; save it as 8-bit "
                         "grayscale or RGB PNG")
@@ -169,12 +193,34 @@ def make_grid(images: np.ndarray, ncol: int | None = None, pad: int = 2,
     return grid
 
 
-def png_bytes(image: np.ndarray) -> bytes:
-    """PNG encoding of one uint8 image (for data URIs in reports)."""
-    arr = _check_uint8_image(image)
-    buf = io.BytesIO()
-    Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(buf, format="PNG")
-    return buf.getvalue()
+def _class_tags(samples: Any, n: int) -> list[str]:
+    """`_<class>` per sample from the labels `sample` attached (empty when unknown)."""
+    attrs = getattr(samples, "attrs", None) or {}
+    labels, classes = attrs.get("labels"), attrs.get("classes")
+    if labels is None or len(labels) != n:  # a slice of the samples keeps stale labels
+        return [""] * n
+    names = [classes[int(k)] if classes else str(k) for k in labels]
+    return ["_" + re.sub(r"[^A-Za-z0-9._-]", "_", str(v)) for v in names]
+
+
+def write_image_samples(samples: Any, path: Path) -> tuple[Path, str]:
+    """Write uint8 N x H x W x C samples: a `.png` path is one grid, a path without suffix
+    a folder of PNG files (`sample_00000_<class>.png`); returns (target, summary)."""
+    images = np.asarray(samples)
+    images = images[..., None] if images.ndim == 3 else images
+    out, n = Path(path), images.shape[0]
+    if out.suffix.lower() == ".png":
+        write_png(out, make_grid(images))
+        return out, f"a grid of {n} samples"
+    if out.suffix:
+        raise ParameterError(f"unsupported output {str(out)!r} for images; give a .png file "
+                             "(one grid) or a folder name (one PNG per sample)")
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"{str(out)!r} exists and is not a folder; give a new folder name")
+    out.mkdir(parents=True, exist_ok=True)
+    for i, tag in enumerate(_class_tags(samples, n)):
+        write_png(out / f"sample_{i:05d}{tag}.png", images[i])  # each file atomically
+    return out, f"{n} PNG files"
 
 
 # -- whole inputs ---------------------------------------------------------------------------
@@ -182,8 +228,7 @@ def _resize(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     if arr.shape[:2] == (h, w):
         return arr
-    c = arr.shape[2]
-    pil = Image.fromarray(arr[..., 0] if c == 1 else arr)
+    pil = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
     out = np.asarray(pil.resize((w, h), Image.Resampling.LANCZOS), dtype=np.uint8)
     return out[..., None] if out.ndim == 2 else out
 
@@ -212,8 +257,7 @@ def _stack(arrays: list[np.ndarray], names: list[str], size: tuple[int, int] | N
                     f"{where}: images have different sizes ({first[0]}x{first[1]} in "
                     f"{names[0]!r}, {a.shape[0]}x{a.shape[1]} in {name!r}); pass size=(H, W) "
                     f"(command line: --param size=[H,W]) to resize them all")
-    channels = max(a.shape[2] for a in arrays)
-    if channels == 3:
+    if max(a.shape[2] for a in arrays) == 3:
         arrays = [np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a for a in arrays]
     return np.stack(arrays)
 
@@ -224,7 +268,7 @@ def _read_folder(folder: Path, size: tuple[int, int] | None) -> ImageSet:
     subdirs = [p for p in entries if p.is_dir()]
     idx = [p for p in files if _is_idx_name(p.name)]
     if idx and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files):
-        images = [p for p in idx if _idx_ndim(p) >= 3]
+        images = [p for p in idx if idx_ndim(p) >= 3]
         if len(images) != 1:
             raise DataError(
                 f"{str(folder)!r} holds {len(images)} idx image files "
@@ -239,8 +283,8 @@ def _read_folder(folder: Path, size: tuple[int, int] | None) -> ImageSet:
         raise DataError(f"{str(folder)!r} mixes images and class sub-folders; put every image "
                         "in a class sub-folder, or none")
     if files:
-        arrays = [read_png(p) for p in files]
-        return ImageSet(_stack(arrays, [p.name for p in files], size, str(folder)))
+        return ImageSet(_stack([read_png(p) for p in files], [p.name for p in files], size,
+                               str(folder)))
     if not classes:
         raise DataError(f"{str(folder)!r} holds no PNG/JPEG images (directly or in class "
                         "sub-folders); point to a folder of images")
@@ -259,55 +303,15 @@ def _read_folder(folder: Path, size: tuple[int, int] | None) -> ImageSet:
                     [d.name for d in classes])
 
 
-def _open_maybe_gz(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise DataError(f"cannot read {str(path)!r}: {err}; the file is damaged") from None
-
-
-def _idx_ndim(path: Path) -> int:
-    head = _open_maybe_gz(path)[:4]
-    return head[3] if len(head) == 4 and head[:2] == b"\x00\x00" else 0
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    data = _open_maybe_gz(path)
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in _IDX_TYPES:
-        raise DataError(f"{str(path)!r} is not an idx file (bad magic number); give MNIST-format "
-                        "idx(.gz) files")
-    ndim = data[3]
-    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    dtype = np.dtype(_IDX_TYPES[data[2]])
-    count = int(np.prod(dims))
-    body = data[4 + 4 * ndim:]
-    if len(body) != count * dtype.itemsize:
-        raise DataError(f"{str(path)!r} is truncated: {len(body)} bytes for dims {dims}")
-    return np.frombuffer(body, dtype=dtype).reshape(dims).copy()  # writable, native
-
-
-def _labels_beside(path: Path) -> Path | None:
-    name = path.name
-    for a, b in (("images-idx3", "labels-idx1"), ("images", "labels")):
-        if a in name:
-            cand = path.with_name(name.replace(a, b))
-            if cand.exists():
-                return cand
-    return None
-
-
 def _read_idx_images(path: Path, size: tuple[int, int] | None) -> ImageSet:
-    arr = _read_idx(path)
+    arr = read_idx(path)
     if arr.ndim == 1:
         raise DataError(f"{str(path)!r} is an idx label file; give the images file "
                         "(labels beside it are read automatically)")
     images = _array_images(arr, str(path), size)
-    labels_path = _labels_beside(path)
-    if labels_path is None:
-        return ImageSet(images)
-    labels = _read_idx(labels_path)
-    return _with_labels(images, labels, str(labels_path))
+    beside = labels_beside(path)
+    return ImageSet(images) if beside is None else _with_labels(images, read_idx(beside),
+                                                                str(beside))
 
 
 def _array_images(arr: np.ndarray, where: str, size: tuple[int, int] | None) -> np.ndarray:
@@ -349,8 +353,7 @@ def read_images(data: str | os.PathLike[str] | np.ndarray | ImageSet,
     """
     size = _check_size(size)
     if isinstance(data, ImageSet):
-        images = _array_images(data.images, "images", size)
-        return ImageSet(images, data.labels, data.classes)
+        return ImageSet(_array_images(data.images, "images", size), data.labels, data.classes)
     if isinstance(data, np.ndarray):
         return ImageSet(_array_images(data, "images", size))
     p = Path(data)

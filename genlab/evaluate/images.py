@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from genlab.data.images import ImageSet, read_images
 from genlab.errors import DataError
 from genlab.models.image.vae import pad_image, pad_to
+from genlab.seeding import torch_seeded
 from genlab.train import TrainConfig, fit_loop, resolve_device
 
 __all__ = [
@@ -78,8 +79,9 @@ class ImageClassifier:
         n, h, w, c = ds.images.shape
         self.classes_ = list(ds.classes)
         self.shape_ = (h, w, c)
-        torch.manual_seed(self.seed)
-        self.net_ = _ClassifierNet(c, h, w, len(self.classes_), self.width)
+        rng = np.random.default_rng(self.seed)
+        with torch_seeded(rng):  # initial weights from `seed` alone
+            self.net_ = _ClassifierNet(c, h, w, len(self.classes_), self.width)
         x = torch.from_numpy(np.ascontiguousarray(ds.images.transpose(0, 3, 1, 2)))
         y = torch.from_numpy(ds.labels)
         device = resolve_device(self.device)
@@ -91,8 +93,10 @@ class ImageClassifier:
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=1e-3,
                              optimizer="adam", val_fraction=0.1, patience=3,
                              max_minutes=self.max_minutes, warmup_steps=0, device=self.device)
-        self.history_ = fit_loop(self.net_, loss_fn, [x.to(device), y.to(device)], config,
-                                 seed=self.seed, description="fitting metric classifier").history
+        with torch_seeded(rng, device):  # dropout draws, the caller's state untouched
+            self.history_ = fit_loop(self.net_, loss_fn, [x.to(device), y.to(device)], config,
+                                     seed=self.seed,
+                                     description="fitting metric classifier").history
         self.net_.eval()
         return self
 

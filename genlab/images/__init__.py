@@ -1,5 +1,5 @@
-"""Images: codec and readers, conv VAE, GAN, PixelCNN, multi-scale flow, super-resolution,
-latent tools, image metrics and the report.
+"""Images: the codec and readers, conv VAE, GAN, PixelCNN, multi-scale flow and
+super-resolution, re-exported for users (this facade defines and registers nothing).
 
 `genlab fit images/ --model vae|gan|pixelcnn|flow|superres` reaches these classes through
 the modality registry; `--condition label` makes a family class-conditional.
@@ -7,14 +7,24 @@ the modality registry; `--condition label` makes a family class-conditional.
 
 from __future__ import annotations
 
-from genlab.data.images import ImageSet, is_image_input, make_grid, read_images, read_png, write_png
-from genlab.models.image.base import ImageCodec, ImageModel
-from genlab.models.image.flow import ImageFlow
-from genlab.models.image.gan import ImageGAN
-from genlab.models.image.pixelcnn import PixelCNN
-from genlab.models.image.superres import SuperResolution, bicubic_upsample, downsample
-from genlab.models.image.vae import ImageVAE
-from genlab.models.registry import register_detector
+from genlab.data.images import (
+    ImageCodec,
+    ImageSet,
+    is_image_input,
+    make_grid,
+    read_images,
+    read_png,
+    write_png,
+)
+from genlab.models.image import (
+    ImageFlow,
+    ImageGAN,
+    ImageModel,
+    ImageVAE,
+    PixelCNN,
+    SuperResolution,
+)
+from genlab.models.image.superres import bicubic_upsample, downsample
 
 __all__ = [
     "ImageCodec",
@@ -33,5 +43,3 @@ __all__ = [
     "read_png",
     "write_png",
 ]
-
-register_detector("image", is_image_input, "vae")

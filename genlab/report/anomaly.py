@@ -3,19 +3,16 @@ and for a series the series itself with the flagged spans shaded. One self-conta
 
 from __future__ import annotations
 
-import html
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from genlab._atomic import atomic_path
-from genlab._version import __version__
-from genlab.report.html import BASE_CSS
+from genlab.provenance import now
 from genlab.report.plots import figure_to_data_uri
+from genlab.report.shell import esc, info_table, section, write_page
 
 __all__ = ["write_anomaly_report"]
 
@@ -56,7 +53,7 @@ def _series_plot(x: np.ndarray | pd.Series, values: np.ndarray, spans: pd.DataFr
 
 
 def _table(df: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
     body = []
     for _, row in df.iterrows():
         cells = []
@@ -64,10 +61,29 @@ def _table(df: pd.DataFrame) -> str:
             if isinstance(v, float):
                 cells.append(f'<td class="num">{v:.4g}</td>')
             else:
-                cells.append(f"<td>{html.escape(str(v))}</td>")
+                cells.append(f"<td>{esc(v)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>'
             + "".join(body) + "</tbody></table></div>")
+
+
+def _figure(uri: str, alt: str, caption: str) -> str:
+    return (f'<figure><img src="{uri}" alt="{esc(alt)}"><figcaption>{esc(caption)}'
+            "</figcaption></figure>")
+
+
+def _cards(cards: list[tuple[str, str]]) -> str:
+    return '<div class="scores">' + "".join(
+        f'<div class="score"><span class="value">{esc(v)}</span>'
+        f'<span class="label">{esc(k)}</span></div>' for k, v in cards) + "</div>"
+
+
+def _flagged(flagged: pd.DataFrame) -> str:
+    if not len(flagged):
+        return '<p class="note">Nothing passed the threshold.</p>'
+    more = len(flagged) - _ROWS_SHOWN
+    return _table(flagged.head(_ROWS_SHOWN)) + (
+        f'<p class="note">{more} more in the output file.</p>' if more > 0 else "")
 
 
 def write_anomaly_report(
@@ -85,47 +101,27 @@ def write_anomaly_report(
     `series` the (x, values) to draw with the intervals shaded."""
     score_label = "window score (mean surprise, nats)" if series is not None else (
         "anomaly score (-log p, nats)")
-    n_flag = len(flagged)
     what = "intervals" if series is not None else "rows"
     cards = [("scored points" if series is not None else "scored rows",
               f"{int(np.isfinite(scores).sum()):,}"),
-             (f"flagged {what}", f"{n_flag:,}"), ("threshold", f"{threshold:.4g}")]
-    card_html = "".join(f'<div class="score"><span class="value">{html.escape(v)}</span>'
-                        f'<span class="label">{html.escape(k)}</span></div>' for k, v in cards)
-    info_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                        for k, v in info.items())
+             (f"flagged {what}", f"{len(flagged):,}"), ("threshold", f"{threshold:.4g}")]
     parts = [
-        f"<h1>{html.escape(title)}</h1>",
-        f'<p class="meta">genlab {__version__} · '
-        f"{datetime.now(UTC).isoformat(timespec='seconds')}</p>",
-        f'<div class="scores">{card_html}</div>',
-        f"<table>{info_rows}</table>",
-        "<h2>Score distribution</h2>",
-        f'<figure><img src="{_score_histogram(scores, threshold, score_label)}" '
-        f'alt="histogram of anomaly scores with the threshold"><figcaption>Scores of every '
-        f"{'point' if series is not None else 'row'}; the red line is the threshold "
-        "above which they are flagged.</figcaption></figure>",
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="meta">{esc(now())}</p>',
+        _cards(cards),
+        info_table(info),
+        section("Score distribution", _figure(
+            _score_histogram(scores, threshold, score_label),
+            "histogram of anomaly scores with the threshold",
+            f"Scores of every {'point' if series is not None else 'row'}; the red line is the "
+            "threshold above which they are flagged.")),
     ]
     if series is not None:
         x, values = series
-        parts += [
-            "<h2>Series and flagged intervals</h2>",
-            f'<figure><img src="{_series_plot(x, values, flagged, truth)}" '
-            'alt="the series with flagged intervals shaded"><figcaption>Flagged intervals '
-            "shaded red" + ("; known anomaly windows marked green along the bottom"
-                            if truth else "") + ".</figcaption></figure>",
-        ]
-    parts.append(f"<h2>Flagged {what}</h2>")
-    if n_flag:
-        parts.append(_table(flagged.head(_ROWS_SHOWN)))
-        if n_flag > _ROWS_SHOWN:
-            parts.append(f'<p class="note">{n_flag - _ROWS_SHOWN} more in the output file.</p>')
-    else:
-        parts.append('<p class="note">Nothing passed the threshold.</p>')
-    doc = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-           f"<title>{html.escape(title)}</title><style>{BASE_CSS}</style></head><body><main>"
-           + "".join(parts) + "</main></body></html>")
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        tmp.write_text(doc, encoding="utf-8")
-    return target
+        caption = "Flagged intervals shaded red" + (
+            "; known anomaly windows marked green along the bottom" if truth else "") + "."
+        parts.append(section("Series and flagged intervals", _figure(
+            _series_plot(x, values, flagged, truth),
+            "the series with flagged intervals shaded", caption)))
+    parts.append(section(f"Flagged {what}", _flagged(flagged)))
+    return write_page(path, title, parts)

@@ -1,12 +1,12 @@
 """HTML report of an image model: sample grids, training curves, scores on real images,
 nearest real image of samples, and for the VAE interpolations, the latent map and style
 transfer; for super-resolution, low / bicubic / model / true comparisons. One
-self-contained page (inline CSS, images as data URIs), written atomically."""
+self-contained page (images as data URIs) in genlab's page shell (`report.shell`)."""
 
 from __future__ import annotations
 
 import base64
-import html
+import io
 import math
 import os
 import warnings
@@ -16,42 +16,46 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from PIL import Image
 
-from genlab._atomic import atomic_path
-from genlab._version import __version__
-from genlab.data.images import ImageSet, make_grid, png_bytes
-from genlab.report.html import BASE_CSS
+from genlab.data.images import ImageSet, make_grid
 from genlab.report.plots import figure_to_data_uri, training_curves
+from genlab.report.shell import esc, info_table, write_page
 from genlab.train import ConvergenceWarning
 
 if TYPE_CHECKING:
     from genlab.models.image.base import ImageModel
 
-__all__ = ["write_image_report"]
+__all__ = ["image_report"]
 
 _MAX_REAL = 2000  # real images used for scores: bounds the report's time on big folders
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value))
+_CSS = ".model-info{margin-top:.4rem}"
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image[..., 0] if image.shape[2] == 1 else image).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _uri(grid: np.ndarray, target_px: int = 72, height: int = 28) -> str:
     scale = max(1, int(round(target_px / max(height, 1))))
     up = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    return "data:image/png;base64," + base64.b64encode(png_bytes(up)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(_png_bytes(up)).decode("ascii")
 
 
 def _figure_html(uri: str, caption: str) -> str:
-    return (f'<figure><img src="{uri}" alt="{_e(caption)}" loading="eager">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (f'<figure><img src="{uri}" alt="{esc(caption)}" loading="eager">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
 def _card(ident: str, label: str, value: float | None, fmt: str, help_text: str) -> str:
     shown = "n/a" if value is None or not math.isfinite(value) else format(value, fmt)
     attr = "" if value is None or not math.isfinite(value) else repr(float(value))
     return (f'<div class="score"><span class="value" id="{ident}" data-value="{attr}">{shown}'
-            f'</span><span class="label">{_e(label)}: {_e(help_text)}</span></div>')
+            f'</span><span class="label">{esc(label)}: {esc(help_text)}</span></div>')
 
 
 def _sample_section(model: ImageModel, h: int) -> tuple[str, np.ndarray | None]:
@@ -65,7 +69,8 @@ def _sample_section(model: ImageModel, h: int) -> tuple[str, np.ndarray | None]:
         k = model.n_classes_
         labels = np.repeat(np.arange(k), per_class)
         classes = model.codec_.classes or []
-        imgs = model.sample(len(labels), label=[classes[j] for j in labels], seed=0)
+        imgs = model.sample(len(labels), conditions={"label": [classes[j] for j in labels]},
+                            seed=0)
         grid = make_grid(imgs, ncol=per_class)
         caption = f"class-conditional samples: one row per class ({', '.join(classes)})"
     else:
@@ -204,41 +209,46 @@ def _score_cards(model: ImageModel, real: ImageSet, samples: np.ndarray | None,
     return cards, extra
 
 
-def write_image_report(model: ImageModel, path: str | os.PathLike[str], *,
-                       data: str | os.PathLike[str] | ImageSet | None = None) -> Path:
-    """Write the report of a fitted image model to `path` (HTML); `data` are real images."""
+def _real_images(model: ImageModel, data: Any) -> ImageSet | None:
+    if data is None:
+        return None
+    real = model._read_for_scoring(data)
+    if len(real) <= _MAX_REAL:
+        return real
+    return ImageSet(real.images[:_MAX_REAL],
+                    None if real.labels is None else real.labels[:_MAX_REAL], real.classes)
+
+
+def _scores_and_sections(model: ImageModel, real: ImageSet | None,
+                         samples: np.ndarray | None) -> tuple[list[str], list[str], str]:
+    """Score cards, family sections (super-resolution, latent space), nearest-image part."""
     from genlab.models.image.vae import ImageVAE
 
-    model._check_fitted()
     c = model.codec_
-    real = None
-    if data is not None:
-        real = model._read_for_scoring(data)
-        if len(real) > _MAX_REAL:
-            real = ImageSet(real.images[:_MAX_REAL],
-                            None if real.labels is None else real.labels[:_MAX_REAL], real.classes)
-    sample_html, samples = _sample_section(model, c.height)
     sample_codes = None
     if samples is not None and c.conditional:
         per = len(samples) // max(model.n_classes_, 1)
         sample_codes = np.repeat(np.arange(model.n_classes_), per)
     cards: list[str] = []
-    extra = ""
     sections: list[str] = []
-    if getattr(model, "family", "") == "superres":
+    extra = ""
+    superres = model.family == "superres"
+    if superres:
         sr_html, cards = _superres_section(model, real, c.height)
         sections.append(sr_html)
-    if real is not None:
-        if model.supports_log_prob and getattr(model, "family", "") == "superres":
-            bpd = model.bits_per_dim(real)
-            cards.append(_card("bits-per-dim", "bits/dim", bpd, ".3f",
-                               "-log p(high | low) per value (exact)"))
-        elif getattr(model, "family", "") != "superres":
-            more, extra = _score_cards(model, real, samples, sample_codes)
-            cards += more
+    if real is not None and superres:
+        cards.append(_card("bits-per-dim", "bits/dim", model.bits_per_dim(real), ".3f",
+                           "-log p(high | low) per value (exact)"))
+    elif real is not None:
+        more, extra = _score_cards(model, real, samples, sample_codes)
+        cards += more
     if isinstance(model, ImageVAE):
         sections.append(_vae_sections(model, real, c.height))
-    curves = training_curves(model.history_)
+    return cards, sections, extra
+
+
+def _header(model: ImageModel, title: str) -> str:
+    c = model.codec_
     info = {
         "family": f"{type(model).__name__} ({model.family})",
         "images": f"{c.height}x{c.width}x{c.channels}",
@@ -248,29 +258,30 @@ def write_image_report(model: ImageModel, path: str | os.PathLike[str], *,
         "parameters": ", ".join(f"{k}={v}" for k, v in model.get_params().items()),
     }
     created = datetime.now(UTC).isoformat(timespec="seconds")
+    return (f"<header><h1>{esc(title)}</h1><p class=\"meta\">created <time datetime=\""
+            f"{esc(created)}\">{esc(created)}</time></p><div class=\"model-info\">"
+            f"{info_table(info)}</div></header>")
+
+
+def image_report(model: ImageModel, path: str | os.PathLike[str], *,
+                 data: str | os.PathLike[str] | ImageSet | None = None) -> Path:
+    """Write the HTML report of a fitted image model to `path`; `data` are real images
+    (for scores, the nearest real image, the VAE's latent views, super-resolution)."""
+    model._check_fitted()
+    real = _real_images(model, data)
+    sample_html, samples = _sample_section(model, model.codec_.height)
+    cards, sections, extra = _scores_and_sections(model, real, samples)
     title = f"genlab image report: {model.family}"
-    body = [
-        f"<header><h1>{_e(title)}</h1><p class=\"meta\">genlab {_e(__version__)} · created "
-        f"<time datetime=\"{_e(created)}\">{_e(created)}</time></p><table class=\"model-info\">"
-        + "".join(f"<tr><th scope=\"row\">{_e(k)}</th><td>{_e(v)}</td></tr>"
-                  for k, v in info.items()) + "</table></header>",
-    ]
+    body = [_header(model, title)]
     if cards:
         body.append("<h2>Scores</h2><div class=\"scores\">" + "".join(cards) + "</div>")
     elif real is None:
         body.append('<p class="note">give real images (--real) for scores</p>')
-    body.append(sample_html)
-    body += sections
-    body.append(extra)
+    body += [sample_html, *sections, extra]
+    curves = training_curves(model.history_)
     if curves:
         body.append("<h2>Training</h2><div class=\"row\">" + _figure_html(
             curves, "loss per epoch (nats per image)") + "</div>")
-    page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_e(title)}</title><style>{BASE_CSS}</style></head><body><main>"
-            + "".join(body) + "<footer>Generated by genlab. Fréchet distance and precision/"
-            "recall use a classifier trained on the real images, not Inception (see "
-            "genlab.evaluate.images).</footer></main></body></html>")
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return target
+    body.append('<p class="note">Fréchet distance and precision/recall use a classifier '
+                "trained on the real images, not Inception (see genlab.evaluate.images).</p>")
+    return write_page(path, title, body, css=_CSS)

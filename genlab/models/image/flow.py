@@ -17,9 +17,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlab.errors import DataError
-from genlab.models.base import ParamSpec
 from genlab.models.image.base import ImageModel
-from genlab.models.neural import TorchModule
+from genlab.params import ParamSpec
+from genlab.seeding import torch_seeded
 
 __all__ = ["ImageFlow"]
 
@@ -256,7 +256,7 @@ class _Net(nn.Module):
         return shapes
 
 
-class ImageFlow(TorchModule, ImageModel):
+class ImageFlow(ImageModel):
     """Multi-scale normalizing flow in the style of Glow (Kingma & Dhariwal 2018) / RealNVP
     (Dinh et al. 2017): per scale, a squeeze then `steps` x (actnorm, invertible 1x1
     convolution, affine coupling), then half the channels are factored out with a learned
@@ -278,7 +278,7 @@ class ImageFlow(TorchModule, ImageModel):
             0.7 gives cleaner images that are not samples of the density).
         size: (height, width) to resize inputs to.
         epochs, batch_size, lr, ...: see `genlab.train.TrainConfig`.
-        seed: seeds initialisation, training and default sampling.
+        seed: seeds initialisation and training (`sample` draws its own seed).
     """
 
     family: ClassVar[str] = "flow"
@@ -329,6 +329,12 @@ class ImageFlow(TorchModule, ImageModel):
         return _Net(int(meta["c"]), int(meta["h"]), int(meta["w"]), int(meta["k"]),
                     self.levels, self.steps, self.hidden)
 
+    def _expected_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        # the 1x1 convolutions draw their start on the CPU even on the meta device: seeded
+        # here so loading a model leaves the caller's torch random state alone
+        with torch_seeded(np.random.default_rng(0)):
+            return super()._expected_shapes(meta)
+
     def _onehot(self, y: torch.Tensor | None) -> torch.Tensor | None:
         return None if y is None or not self.codec_.conditional else F.one_hot(
             y, self.n_classes_).float()
@@ -337,8 +343,7 @@ class ImageFlow(TorchModule, ImageModel):
                      rng: np.random.Generator) -> None:
         c = self.codec_
         self.meta_ = {"c": c.channels, "h": c.height, "w": c.width, "k": self.n_classes_}
-        torch.manual_seed(int(rng.integers(2**62)))  # the 1x1 convolutions start random
-        self.net_ = self._build(self.meta_)
+        self.net_ = self._new_net(rng)  # initial weights from the model's seed alone
         d = c.dims
 
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:

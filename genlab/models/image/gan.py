@@ -10,11 +10,11 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from genlab.models.base import ParamSpec
 from genlab.models.image.base import ImageModel
 from genlab.models.image.vae import pad_image, pad_to
-from genlab.models.neural import TorchModule
 from genlab.nets.logistic_mixture import to_unit
+from genlab.params import ParamSpec
+from genlab.seeding import torch_generator
 from genlab.train import resolve_device
 
 __all__ = ["ImageGAN"]
@@ -70,7 +70,7 @@ class _Net(nn.Module):
         self.discriminator = _Discriminator(c, h, w, k, width)
 
 
-class ImageGAN(TorchModule, ImageModel):
+class ImageGAN(ImageModel):
     """DCGAN-style generative adversarial network (Radford et al. 2016) with the hinge loss
     and spectral normalisation in the discriminator (Miyato et al. 2018), which keeps
     training stable without tuning; class-conditional through a one-hot label input to the
@@ -87,7 +87,7 @@ class ImageGAN(TorchModule, ImageModel):
         n_critic: discriminator steps per generator step.
         size: (height, width) to resize inputs to.
         epochs, batch_size, lr, ...: see `genlab.train.TrainConfig` (lr for both networks).
-        seed: seeds initialisation, training and default sampling.
+        seed: seeds initialisation and training (`sample` draws its own seed).
     """
 
     family: ClassVar[str] = "gan"
@@ -138,8 +138,7 @@ class ImageGAN(TorchModule, ImageModel):
                      rng: np.random.Generator) -> None:
         c = self.codec_
         self.meta_ = {"c": c.channels, "h": c.height, "w": c.width, "k": self.n_classes_}
-        torch.manual_seed(int(rng.integers(2**62)))  # reproducible initial weights
-        self.net_ = self._build(self.meta_)
+        self.net_ = self._new_net(rng)  # initial weights from the model's seed alone
         device = resolve_device(self.device)
         self.net_.to(device)
         g, d = self.net_.generator, self.net_.discriminator
@@ -147,7 +146,7 @@ class ImageGAN(TorchModule, ImageModel):
                                  weight_decay=self.weight_decay)
         opt_d = torch.optim.Adam(d.parameters(), lr=self.lr, betas=(0.5, 0.999),
                                  weight_decay=self.weight_decay)
-        gen = torch.Generator(device=device).manual_seed(int(rng.integers(2**62)))
+        gen = torch_generator(rng, device)
 
         def noise(n: int) -> torch.Tensor:
             return torch.randn((n, self.latent_dim), generator=gen, device=device)

@@ -10,10 +10,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlab.errors import ParameterError
-from genlab.models.base import ParamSpec
 from genlab.models.image.base import ImageModel
-from genlab.models.neural import TorchModule
 from genlab.nets.logistic_mixture import logistic_mixture_logp, logistic_mixture_sample, to_unit
+from genlab.params import ParamSpec
 
 __all__ = ["PixelCNN"]
 
@@ -117,7 +116,7 @@ class _Net(nn.Module):
         return self.horizontal(xs, self.vertical(xs, oh), oh)
 
 
-class PixelCNN(TorchModule, ImageModel):
+class PixelCNN(ImageModel):
     """Gated PixelCNN: an autoregressive model of the pixels in raster order,
 
         log p(x) = sum_i log p(x_i | x_<i),
@@ -140,7 +139,7 @@ class PixelCNN(TorchModule, ImageModel):
         mixtures: logistic components per pixel value.
         size: (height, width) to resize inputs to.
         epochs, batch_size, lr, ...: see `genlab.train.TrainConfig`.
-        seed: seeds initialisation, training and default sampling.
+        seed: seeds initialisation and training (`sample` draws its own seed).
     """
 
     family: ClassVar[str] = "pixelcnn"
@@ -196,8 +195,7 @@ class PixelCNN(TorchModule, ImageModel):
                      rng: np.random.Generator) -> None:
         c = self.codec_
         self.meta_ = {"c": c.channels, "k": self.n_classes_}
-        torch.manual_seed(int(rng.integers(2**62)))  # reproducible initial weights
-        self.net_ = self._build(self.meta_)
+        self.net_ = self._new_net(rng)  # initial weights from the model's seed alone
 
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return -self._log_prob_tensor(batch[0], batch[1] if len(batch) > 1 else None)

@@ -13,10 +13,12 @@ from torch.nn import functional as F
 
 from genlab.data.images import read_images
 from genlab.errors import DataError, ParameterError
-from genlab.models.base import ParamSpec
+from genlab.models.base import Conditions
 from genlab.models.image.base import ImageModel
-from genlab.models.neural import TorchModule, torch_generator
 from genlab.nets.logistic_mixture import logistic_mixture_logp, logistic_mixture_sample, to_unit
+from genlab.params import ParamSpec
+from genlab.provenance import attach
+from genlab.seeding import check_seed, draw_seed, torch_generator
 
 __all__ = ["SuperResolution", "bicubic_upsample", "downsample"]
 
@@ -68,7 +70,7 @@ class _Net(nn.Module):
         return bic + loc_delta, log_scale
 
 
-class SuperResolution(TorchModule, ImageModel):
+class SuperResolution(ImageModel):
     """Conditional model of a high-resolution image given its low-resolution version
     (`factor` x smaller, block means): each pixel is a discretised logistic whose location
     and scale a convolutional network predicts from the low-resolution image, pixels being
@@ -87,13 +89,18 @@ class SuperResolution(TorchModule, ImageModel):
         blocks: residual blocks.
         size: (height, width) to resize inputs to.
         epochs, batch_size, lr, ...: see `genlab.train.TrainConfig`.
-        seed: seeds initialisation, training and default sampling.
+        seed: seeds initialisation and training (`sample` draws its own seed).
     """
 
     family: ClassVar[str] = "superres"
     summary: ClassVar[str] = "Super-resolution p(high | low), exact conditional log_prob"
     when_to_use: ClassVar[str] = "Sharpen low-resolution images (e.g. 7x7 -> 28x28)"
-    conditioning: ClassVar[str] = "the low-resolution image"
+    conditioning: ClassVar[str] = "the low-resolution image (prompt=PATH, --prompt PATH)"
+    sample_options: ClassVar[dict[str, ParamSpec]] = {
+        **ImageModel.sample_options,
+        "prompt": ("path",),  # the low-resolution images to super-resolve
+        "draw": ("bool",),  # True: a seeded draw from p(high | low), not the location
+    }
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         **ImageModel._parameter_constraints,
         "factor": ("int", 2, 16),
@@ -126,14 +133,12 @@ class SuperResolution(TorchModule, ImageModel):
     ) -> None:
         self._init_params(locals())
 
-    def fit(self, data: Any, conditions: list[str] | None = None) -> SuperResolution:
-        """Fit to high-resolution images; `conditions` must be empty (the condition is the
-        low-resolution image itself)."""
+    def _fit(self, data: Any, conditions: list[str], rng: np.random.Generator,
+             **options: Any) -> tuple[int, str]:
         if conditions:
             raise ParameterError("superres conditions on the low-resolution image; class "
                                  "labels are not used (drop --condition)")
-        super().fit(data)
-        return self
+        return super()._fit(data, conditions, rng, **options)
 
     def _check_shape_supported(self) -> None:
         c, f = self.codec_, self.factor
@@ -152,8 +157,7 @@ class SuperResolution(TorchModule, ImageModel):
     def _fit_tensors(self, x: torch.Tensor, y: torch.Tensor | None,
                      rng: np.random.Generator) -> None:
         self.meta_ = {"c": self.codec_.channels}
-        torch.manual_seed(int(rng.integers(2**62)))  # reproducible initial weights
-        self.net_ = self._build(self.meta_)
+        self.net_ = self._new_net(rng)  # initial weights from the model's seed alone
 
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             return -self._log_prob_tensor(batch[0], None)
@@ -178,44 +182,58 @@ class SuperResolution(TorchModule, ImageModel):
         arr = np.ascontiguousarray(ds.images.transpose(0, 3, 1, 2))
         return to_unit(torch.from_numpy(arr)).to(self.device_)
 
-    def superresolve(self, low: Any) -> np.ndarray:
+    def superresolve(self, low: Any, *, batch_size: int = 256) -> np.ndarray:
         """High-resolution estimates (uint8 N x H x W x C, the per-pixel location) of
         low-resolution images (uint8 array, folder or file)."""
         self._check_fitted()
         lt = self._low_input(low)
+        self.net_.eval()
         with torch.no_grad():
-            out = [self.net_(lt[s:s + 256])[0] for s in range(0, lt.shape[0], 256)]
+            out = [self.net_(lt[s:s + batch_size])[0] for s in range(0, lt.shape[0], batch_size)]
         loc = torch.cat(out)
         return torch.round((loc.clamp(-1, 1) + 1) * 127.5).to(torch.uint8).cpu().numpy(
         ).transpose(0, 2, 3, 1).copy()
 
     def sample_given(self, low: Any, *, seed: int | None = None) -> np.ndarray:
-        """One draw from p(high | low) per low-resolution image (uint8 N x H x W x C)."""
+        """One draw from p(high | low) per low-resolution image (uint8 N x H x W x C); the
+        same `seed` gives the same draw, none a fresh one."""
         self._check_fitted()
+        given = check_seed(seed)
+        return self._draw(low, np.random.default_rng(draw_seed() if given is None else given))
+
+    def _draw(self, low: Any, rng: np.random.Generator) -> np.ndarray:
         lt = self._low_input(low)
-        gen = torch_generator(np.random.default_rng(self.seed_ if seed is None else seed),
-                              self.device_)
+        gen = torch_generator(rng, self.device_)
+        self.net_.eval()
         with torch.no_grad():
             loc, log_scale = self.net_(lt)
             x = logistic_mixture_sample(torch.zeros_like(loc).unsqueeze(1), loc.unsqueeze(1),
                                         log_scale.unsqueeze(1), gen)
         return x.cpu().numpy().transpose(0, 2, 3, 1).copy()
 
-    def sample_with_labels(self, n: int, *, label: Any = None, seed: int | None = None,
-                           batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
-        """Not available: super-resolution needs low-resolution inputs (`superresolve`)."""
-        raise ParameterError("superres draws images given low-resolution ones: use "
-                             "superresolve(low) / sample_given(low), or on the command line "
-                             "genlab sample MODEL --prompt LOWRES_IMAGES -o OUT")
+    def _check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        # check_param knows numbers, flags and choices; the prompt is a path
+        prompt = options.get("prompt")
+        if prompt is not None and not isinstance(prompt, (str, os.PathLike)):
+            raise ParameterError(f"prompt must be the path of low-resolution images (a folder, "
+                                 f".npy/.npz or idx file), got {type(prompt).__name__}")
+        rest = super()._check_options({k: v for k, v in options.items() if k != "prompt"})
+        return rest if prompt is None else {**rest, "prompt": os.fspath(prompt)}
 
-    def write_samples(self, output: str | os.PathLike[str], n: int, *, seed: int | None = None,
-                      where: dict[str, str] | None = None, prompt: str | None = None) -> str:
-        """`genlab sample sr.genlab --prompt lowres/ -o out/`: super-resolve (at most `n` of)
-        the low-resolution images at `prompt`; `.png` output writes one grid."""
+    def _sample(self, n: int, conditions: Conditions, rng: np.random.Generator,
+                batch_size: int = 256, prompt: str | None = None,
+                draw: bool = False) -> np.ndarray:
+        """`sample(n, prompt="lowres/")` (command line: `genlab sample sr.genlab --prompt
+        lowres/ -o sharp/`): super-resolve (at most `n` of) the low-resolution images at
+        `prompt`, each as its per-pixel location (the sharpest estimate), or with
+        `draw=True` as one draw from p(high | low) from the sample's seed."""
         if prompt is None:
-            raise ParameterError("superres needs low-resolution images: pass --prompt PATH "
-                                 "(a folder, .npy/.npz or idx file)")
-        if where:
-            raise ParameterError("superres takes no --where conditions")
-        high = self.superresolve(Path(prompt))[:n]
-        return self._write_images(output, high, None, source=str(prompt))
+            raise ParameterError("superres draws images given low-resolution ones: pass "
+                                 "prompt=PATH (command line: --prompt LOWRES_IMAGES), or use "
+                                 "superresolve(low) / sample_given(low)")
+        if conditions:
+            raise ParameterError("superres takes no conditions (--where); its condition is "
+                                 "the low-resolution image given by prompt")
+        low = Path(prompt)
+        high = self._draw(low, rng) if draw else self.superresolve(low, batch_size=batch_size)
+        return attach(high[:n], {}, source=str(prompt))

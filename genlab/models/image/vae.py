@@ -11,10 +11,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from genlab.errors import DataError, ParameterError
-from genlab.models.base import ParamSpec
 from genlab.models.image.base import ImageModel
-from genlab.models.neural import TorchModule
 from genlab.nets.logistic_mixture import logistic_mixture_logp, logistic_mixture_sample, to_unit
+from genlab.params import ParamSpec
 
 __all__ = ["ImageVAE"]
 
@@ -91,7 +90,7 @@ class _Net(nn.Module):
         return torch.tanh(loc), log_scale
 
 
-class ImageVAE(TorchModule, ImageModel):
+class ImageVAE(ImageModel):
     """Convolutional variational autoencoder (Kingma & Welling 2014), optionally a CVAE.
 
     The decoder gives, per pixel value, a discretised logistic over 0..255 (location and
@@ -122,7 +121,7 @@ class ImageVAE(TorchModule, ImageModel):
         size: (height, width) to resize inputs to (required for mixed sizes).
         epochs, batch_size, lr, weight_decay, optimizer, val_fraction, patience, grad_clip,
         max_minutes, warmup_steps, device: see `genlab.train.TrainConfig`.
-        seed: seeds initialisation, training and default sampling.
+        seed: seeds initialisation and training (`sample` draws its own seed).
     """
 
     family: ClassVar[str] = "vae"
@@ -205,8 +204,7 @@ class ImageVAE(TorchModule, ImageModel):
                      rng: np.random.Generator) -> None:
         c = self.codec_
         self.meta_ = {"c": c.channels, "h": c.height, "w": c.width, "k": self.n_classes_}
-        torch.manual_seed(int(rng.integers(2**62)))  # reproducible initial weights
-        self.net_ = self._build(self.meta_)
+        self.net_ = self._new_net(rng)  # initial weights from the model's seed alone
 
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             xb = batch[0]

@@ -1,4 +1,4 @@
-"""Numeric time series as sequences: an autoregressive model with a mixture-density head.
+"""Numeric time series: an autoregressive model with a mixture-density head.
 
 `SeriesModel` predicts each value from the ones before it: the last `lags` values, the
 values one season earlier (a day, a week: found from the time column, or from the
@@ -6,16 +6,16 @@ autocorrelation when there is none) and the phase within each season (sine and c
 the time of day / week). A small MLP maps these to a mixture of `components` Gaussians, so
 the model gives an exact conditional density `p(y_t | past, time)` (per unit of the value
 column), generates continuations step by step, and scores each point for anomaly detection.
+Half the training rows hide the past, so the same network also gives `p(y_t | time)`.
 
 The series is assumed regularly sampled (rows sorted by time; the median step is used).
+It is read by `genlab.data.series.read_series`; samples are a table (`path`, the time
+column, the value column) written by the table writer.
 """
 
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
-from time import perf_counter
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,174 +23,30 @@ import pandas as pd
 import torch
 from torch import nn
 
-from genlab.data.readers import read_table
+from genlab.data.series import Series, SeriesSource, read_series, times_to_seconds
 from genlab.errors import DataError, ParameterError
-from genlab.models.base import ParamSpec, fingerprint
-from genlab.models.neural import TRAIN_CONSTRAINTS, TorchModule, torch_generator
-from genlab.models.registry import DataModel, register_detector
-from genlab.provenance import write_output
+from genlab.models.base import Conditions, Model
+from genlab.models.neural import TorchModule
+from genlab.models.series._net import MDN, acf_period
+from genlab.models.table.base import fingerprint
+from genlab.params import ParamSpec
+from genlab.seeding import torch_generator
 
-__all__ = ["Series", "SeriesModel", "read_series"]
+__all__ = ["SeriesModel"]
 
 _DAY, _WEEK = 86_400.0, 7 * 86_400.0
 _SEASON_OFFSETS = (-1, 0, 1)  # values around one season ago: tolerate a little phase drift
+_CHUNK = 65_536  # points scored per forward pass
 
 
-class Series:
-    """A regularly sampled numeric series: `values` (float64), optional `times`, names."""
-
-    def __init__(self, values: np.ndarray, times: pd.Series | None, value_name: str,
-                 time_name: str | None) -> None:
-        self.values = values
-        self.times = times
-        self.value_name = value_name
-        self.time_name = time_name
-
-    def __len__(self) -> int:
-        return int(self.values.size)
-
-    @property
-    def step_seconds(self) -> float | None:
-        """Median sampling interval in seconds, or None without a time column."""
-        if self.times is None or len(self.times) < 2:
-            return None
-        return float(np.median(np.diff(self.times.to_numpy().astype("datetime64[ns]")
-                                       .astype(np.int64))) / 1e9)
-
-    def frame(self) -> pd.DataFrame:
-        """As a table: the time column (if any) then the value column."""
-        cols: dict[str, Any] = {}
-        if self.times is not None and self.time_name is not None:
-            cols[self.time_name] = self.times.to_numpy()
-        cols[self.value_name] = self.values
-        return pd.DataFrame(cols)
+def _no_conditions(conditions: Any, what: str) -> None:
+    if conditions:
+        names = sorted(conditions) if isinstance(conditions, dict) else list(conditions)
+        raise ParameterError(f"a series model conditions on its past and the time of day; "
+                             f"{what} takes no conditions (got {names})")
 
 
-def read_series(
-    data: Series | pd.DataFrame | pd.Series | np.ndarray | str | os.PathLike[str],
-    *,
-    time: str | None = None,
-    value: str | None = None,
-) -> Series:
-    """Read a series from a table (path or DataFrame), a pandas Series or a 1-D array.
-
-    `time` names a column of timestamps (rows are sorted by it); `value` the numeric column
-    to model (default: the only numeric column that is not the time). Errors are one line.
-    """
-    if isinstance(data, Series):
-        return data
-    if isinstance(data, np.ndarray) or isinstance(data, pd.Series):
-        arr = np.asarray(data)
-        if arr.ndim != 1:
-            raise DataError(f"a series array must be 1-D, got shape {arr.shape}; pass a table "
-                            "with --time/--value for several columns")
-        df = pd.DataFrame({value or (getattr(data, "name", None) or "value"): arr})
-    else:
-        df = read_table(data)
-    if time is None and value is None or (time is None and len(df.columns) > 1):
-        time = _time_column(df)
-    if time is not None and time not in df.columns:
-        raise DataError(f"time column {time!r} is not in the data; columns are {list(df.columns)}")
-    if value is None:
-        numeric = [c for c in df.columns if c != time and pd.api.types.is_numeric_dtype(df[c])]
-        if len(numeric) != 1:
-            raise DataError(
-                f"cannot tell which column holds the values (numeric columns: {numeric}); "
-                "name it with value= (CLI: --value)"
-            )
-        value = str(numeric[0])
-    if value not in df.columns:
-        raise DataError(f"value column {value!r} is not in the data; columns are "
-                        f"{list(df.columns)}")
-    raw = df[value]
-    numbers = pd.to_numeric(raw, errors="coerce")
-    bad = numbers.isna() & raw.notna()
-    if bad.any():
-        first = raw[bad].iloc[0]
-        raise DataError(
-            f"value column {value!r} is not numeric ({int(bad.sum())} values such as {first!r} "
-            "are not numbers); choose a numeric column with --value"
-        )
-    times = None
-    if time is not None:
-        parsed = pd.to_datetime(df[time], errors="coerce", format="mixed")
-        bad_t = parsed.isna() & df[time].notna()
-        if bad_t.any() or parsed.isna().all():
-            example = df[time][bad_t].iloc[0] if bad_t.any() else None
-            raise DataError(
-                f"time column {time!r} could not be parsed as dates/times (e.g. {example!r}); "
-                "give ISO timestamps such as 2014-07-01 12:30:00"
-            )
-        order = np.argsort(parsed.to_numpy(), kind="stable")
-        times = parsed.iloc[order].reset_index(drop=True)
-        numbers = numbers.iloc[order].reset_index(drop=True)
-    values = numbers.to_numpy(dtype=np.float64)
-    if np.isnan(values).any():
-        # short gaps are bridged so the lag features stay defined; long ones would be invented
-        values = pd.Series(values).interpolate(limit_direction="both").to_numpy()
-        if np.isnan(values).any():
-            raise DataError(f"value column {value!r} holds no numbers")
-    return Series(values, times, str(value), time)
-
-
-def _time_column(df: pd.DataFrame) -> str | None:
-    """The one column that reads as timestamps (a datetime dtype or parseable text), if any."""
-    found = []
-    for c in df.columns:
-        col = df[c]
-        if pd.api.types.is_datetime64_any_dtype(col):
-            found.append(str(c))
-        elif not pd.api.types.is_numeric_dtype(col) and col.notna().any():
-            head = pd.to_datetime(col.dropna().head(50), errors="coerce", format="mixed")
-            if head.notna().all():
-                found.append(str(c))
-    return found[0] if len(found) == 1 else None
-
-
-class _MDN(nn.Module):
-    """MLP from lag/season/phase features to a Gaussian mixture over the next value."""
-
-    def __init__(self, n_in: int, hidden: int, layers: int, components: int) -> None:
-        super().__init__()
-        blocks: list[nn.Module] = []
-        width = n_in
-        for _ in range(layers):
-            blocks += [nn.Linear(width, hidden), nn.GELU()]
-            width = hidden
-        self.body = nn.Sequential(*blocks)
-        self.head = nn.Linear(width, 3 * components)
-        self.components = components
-
-    def forward(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = self.head(self.body(feats))
-        k = self.components
-        logits, mean, raw_scale = out[:, :k], out[:, k:2 * k], out[:, 2 * k:]
-        log_scale = torch.clamp(raw_scale, -7.0, 5.0)
-        return torch.log_softmax(logits, dim=1), mean, log_scale
-
-    def log_prob(self, feats: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        log_w, mean, log_scale = self(feats)
-        z = (y[:, None] - mean) * torch.exp(-log_scale)
-        comp = -0.5 * z * z - log_scale - 0.5 * math.log(2 * math.pi)
-        return torch.logsumexp(log_w + comp, dim=1)
-
-
-def _acf_period(values: np.ndarray, max_period: int) -> int | None:
-    """The lag of the highest autocorrelation peak (a season) in 3..max_period, if clear."""
-    x = values - values.mean()
-    if x.std() == 0 or max_period < 4:
-        return None
-    f = np.fft.rfft(x, n=2 * x.size)
-    acf = np.fft.irfft(f * np.conj(f))[:max_period + 1]
-    acf = acf / acf[0]
-    peaks = [k for k in range(3, max_period) if acf[k] > acf[k - 1] and acf[k] >= acf[k + 1]]
-    if not peaks:
-        return None
-    best = max(peaks, key=lambda k: acf[k])
-    return int(best) if acf[best] > 0.2 else None
-
-
-class SeriesModel(TorchModule, DataModel):
+class SeriesModel(TorchModule, Model):
     """Autoregressive mixture-density model of a numeric time series (module docstring).
 
     Args:
@@ -200,6 +56,11 @@ class SeriesModel(TorchModule, DataModel):
         components: Gaussians in the predictive mixture.
         hidden, layers: MLP width and depth.
         plus the shared training settings (`epochs`, `max_minutes`, ...) and `seed`.
+
+    `fit(data, time=None, value=None)` reads the series with `read_series`;
+    `sample(n, seed=None, paths=1, history=None)` continues it for `n` steps, `paths`
+    independent futures, from the end of training or after the values in `history`;
+    `log_prob(data, time=None, value=None)` gives one value per time step.
     """
 
     modality: ClassVar[str] = "series"
@@ -207,16 +68,21 @@ class SeriesModel(TorchModule, DataModel):
     summary: ClassVar[str] = "Autoregressive mixture-density model of a numeric series."
     when_to_use: ClassVar[str] = "forecast or generate a series; score points and windows"
     conditioning: ClassVar[str] = "past values, time of day / week"
+    # history is an array: `_check_options` validates it, the generic checker has no kind
+    sample_options: ClassVar[dict[str, ParamSpec]] = {
+        "paths": ("int", 1, 100_000),
+        "history": ("array",),
+    }
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         "seed": ("int?", 0, 2**63 - 1),
         "lags": ("int", 1, 4096),
         "components": ("int", 1, 64),
         "hidden": ("int", 4, 4096),
         "layers": ("int", 1, 8),
-        **TRAIN_CONSTRAINTS,
     }
-
     train_defaults: ClassVar[dict[str, Any]] = {"epochs": 200, "batch_size": 256, "patience": 10}
+    codec_: dict[str, Any]
+    tail_: np.ndarray
 
     def __init__(
         self,
@@ -256,32 +122,45 @@ class SeriesModel(TorchModule, DataModel):
             periods = [int(round(span / step)) for span in (_DAY, _WEEK)
                        if 2 < span / step and 3 * span / step < n]
         else:
-            found = _acf_period(s.values, min(n // 3, 2000))
+            found = acf_period(s.values, min(n // 3, 2000))
             periods = [found] if found else []
         seconds = [span for span in (_DAY, _WEEK)
                    if step and 2 * step <= span and span <= step * n] if step else []
         return periods, seconds
 
-    def _features(self, z: np.ndarray, times: pd.Series | None, idx: np.ndarray) -> np.ndarray:
-        """Features to predict z[idx] (standardised): recent lags, seasonal lags, phases."""
-        cols = [z[idx - k] for k in range(1, self.lags + 1)]
-        for p in self.codec_["periods"]:
-            cols += [z[idx - p + o] for o in _SEASON_OFFSETS]
-        if self.codec_["time_periods"]:
-            assert times is not None
-            secs = times.to_numpy().astype("datetime64[ns]").astype(np.int64)[idx] / 1e9
-            for span in self.codec_["time_periods"]:
-                phase = 2 * np.pi * (secs % span) / span
-                cols += [np.sin(phase), np.cos(phase)]
-        elif self.codec_["periods"]:
-            for p in self.codec_["periods"]:
-                phase = 2 * np.pi * (idx % p) / p
-                cols += [np.sin(phase), np.cos(phase)]
-        cols.append(np.ones(idx.size))  # 1: the past is visible; 0: time features only
-        return np.stack(cols, axis=1).astype(np.float32)
+    def _lag_offsets(self) -> np.ndarray:
+        """How many steps back each past feature looks: recent lags, then around each season."""
+        seasonal = [p - o for p in self.codec_["periods"] for o in _SEASON_OFFSETS]
+        return np.array(list(range(1, self.lags + 1)) + seasonal, dtype=np.int64)
 
     def _n_lag_features(self) -> int:
         return self.lags + len(_SEASON_OFFSETS) * len(self.codec_["periods"])
+
+    def _phases(self, seconds: np.ndarray | None, positions: np.ndarray) -> np.ndarray:
+        """Sine and cosine of the phase in each season: from the time of day / week when the
+        model has time features, else from the position in the series."""
+        cols = []
+        if self.codec_["time_periods"]:
+            assert seconds is not None
+            for span in self.codec_["time_periods"]:
+                phase = 2 * np.pi * (seconds % span) / span
+                cols += [np.sin(phase), np.cos(phase)]
+        else:
+            for p in self.codec_["periods"]:
+                phase = 2 * np.pi * (positions % p) / p
+                cols += [np.sin(phase), np.cos(phase)]
+        return np.stack(cols, axis=1) if cols else np.zeros((positions.size, 0))
+
+    def _features(self, z: np.ndarray, seconds: np.ndarray | None, idx: np.ndarray, *,
+                  past: bool = True) -> np.ndarray:
+        """Features to predict z[idx] (standardised): past values (blank with `past=False`,
+        which needs no history), phases, and a last column saying whether the past is seen."""
+        n_lag = self._n_lag_features()
+        lagged = z[idx[:, None] - self._lag_offsets()[None, :]] if past else np.zeros(
+            (idx.size, n_lag))
+        phases = self._phases(None if seconds is None else seconds[idx], idx)
+        seen = np.full((idx.size, 1), 1.0 if past else 0.0)
+        return np.concatenate([lagged, phases, seen], axis=1).astype(np.float32)
 
     def _hide_past(self, feats: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """Features with the past (lags, seasonal lags) blanked for `rows` (a bool mask):
@@ -311,21 +190,11 @@ class SeriesModel(TorchModule, DataModel):
             )
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(
-        self,
-        data: Any,
-        conditions: list[str] | None = None,
-        *,
-        time: str | None = None,
-        value: str | None = None,
-    ) -> SeriesModel:
-        """Fit to a series (see `read_series` for the inputs); returns self."""
-        if conditions:
-            raise ParameterError("a series model conditions on its past and the time of day; "
-                                 "it takes no condition columns")
-        rng = self._begin_fit()
-        s = data if isinstance(data, Series) else read_series(data, time=time, value=value)
-        start = perf_counter()
+    def _fit(self, data: Any, conditions: list[str], rng: np.random.Generator,
+             time: str | None = None, value: str | None = None) -> tuple[int, str]:
+        """Fit to a series (see `read_series` for the inputs)."""
+        _no_conditions(conditions, "fit")
+        s = read_series(data, time=time, value=value)
         center = float(np.median(s.values))
         q75, q25 = np.percentile(s.values, [75, 25])
         scale = float(q75 - q25) / 1.349 or float(s.values.std()) or 1.0
@@ -339,127 +208,149 @@ class SeriesModel(TorchModule, DataModel):
         self.meta_ = {"n_features": self._n_features(self.codec_)}
         z = self._standardise(s.values)
         idx = np.arange(self.window_, len(s))
-        feats = self._features(z, s.times, idx)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(rng.integers(2**62)))
-            self.net_ = self._build(self.meta_)
+        feats = self._features(z, s.seconds, idx)
+        self.net_ = self._new_net(rng)
         tensors = [torch.as_tensor(feats), torch.as_tensor(z[idx], dtype=torch.float32)]
-
-        def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            f, y = batch
-            # half the rows are predicted from the time features alone, so one network also
-            # gives p(y_t | time): the yardstick for a level that is odd for its hour/day
-            hide = torch.rand(f.shape[0], device=f.device) < 0.5 if self.net_.training else (
-                torch.zeros(f.shape[0], dtype=torch.bool, device=f.device))
-            return -self.net_.log_prob(self._hide_past(f, hide), y)  # type: ignore[operator]
-
-        self._train(loss_fn, tensors, rng)
+        self._train(self._loss, tensors, rng)
         self.tail_ = s.values[-self.window_:].copy()
-        self._end_fit(start, len(s), fingerprint(s.frame()))
-        return self
+        return len(s), fingerprint(s.frame())
+
+    def _loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        f, y = batch
+        # half the rows are predicted from the time features alone, so one network also
+        # gives p(y_t | time): the yardstick for a level that is odd for its hour/day
+        hide = torch.rand(f.shape[0], device=f.device) < 0.5 if self.net_.training else (
+            torch.zeros(f.shape[0], dtype=torch.bool, device=f.device))
+        return -self.net_.log_prob(self._hide_past(f, hide), y)  # type: ignore[operator]
 
     def _build(self, meta: dict[str, Any]) -> nn.Module:
-        return _MDN(int(meta["n_features"]), self.hidden, self.layers, self.components)
+        return MDN(int(meta["n_features"]), self.hidden, self.layers, self.components)
 
     # -- scoring --------------------------------------------------------------------------
-    def point_log_prob(
-        self, data: Any, *, time: str | None = None, value: str | None = None,
-        past: bool = True,
-    ) -> np.ndarray:
-        """log p(y_t | past, time) per point, in the value column's units; NaN for the first
-        `window_` points, which lack the history to be scored. With `past=False`,
-        log p(y_t | time): how usual the value is for its time of day / week alone."""
-        self._check_fitted()
-        s = data if isinstance(data, Series) else read_series(
-            data, time=time or self.codec_["time"], value=value or self.codec_["value"])
+    def _read(self, data: SeriesSource, time: str | None, value: str | None) -> Series:
+        """The series to score, in the model's columns, checked long enough and timed."""
+        s = read_series(data, time=time or self.codec_["time"],
+                        value=value or self.codec_["value"])
         self._check_length(s, "the series")
         if self.codec_["time_periods"] and s.times is None:
             raise DataError("the model uses the time of day/week; give the time column "
                             f"{self.codec_['time']!r} (CLI: --time)")
+        return s
+
+    def _scores(self, s: Series, idx: np.ndarray, past: bool) -> np.ndarray:
+        """log p(y_t | past, time) (or with `past=False` log p(y_t | time)) at `idx`, in the
+        value column's units."""
         z = self._standardise(s.values)
-        idx = np.arange(self.window_, len(s))
-        feats = torch.as_tensor(self._features(z, s.times, idx), device=self.device_)
-        if not past:
-            feats = self._hide_past(feats, torch.ones(idx.size, dtype=torch.bool,
-                                                      device=self.device_))
+        feats = torch.as_tensor(self._features(z, s.seconds, idx, past=past),
+                                device=self.device_)
         y = torch.as_tensor(z[idx], dtype=torch.float32, device=self.device_)
+        with self._inference():
+            parts = [self.net_.log_prob(feats[i:i + _CHUNK], y[i:i + _CHUNK])  # type: ignore[operator]
+                     .double().cpu().numpy() for i in range(0, idx.size, _CHUNK)]
+        lp = np.concatenate(parts) if parts else np.zeros(0)
+        return lp - math.log(self.codec_["scale"])
+
+    def point_log_prob(self, data: SeriesSource, *, time: str | None = None,
+                       value: str | None = None, past: bool = True) -> np.ndarray:
+        """log p(y_t | past, time) per point, in the value column's units; NaN for the first
+        `window_` points, which lack the history to be scored. With `past=False`,
+        log p(y_t | time) for every point: how usual the value is for its time of day /
+        week alone."""
+        self._check_fitted()
+        s = self._read(data, time, value)
         out = np.full(len(s), np.nan)
-        with torch.no_grad():
-            lp = np.concatenate([
-                self.net_.log_prob(feats[i:i + 65536], y[i:i + 65536]).double().cpu().numpy()
-                for i in range(0, idx.size, 65536)])
-        out[idx] = lp - math.log(self.codec_["scale"])
+        idx = np.arange(self.window_ if past else 0, len(s))
+        out[idx] = self._scores(s, idx, past)
         return out
 
-    def log_prob(self, data: Any, *, time: str | None = None, value: str | None = None) -> (
-            np.ndarray):
-        """Log-likelihood of the scorable part of the series (sum of `point_log_prob`),
-        one number per call as a length-1 array."""
-        lp = self.point_log_prob(data, time=time, value=value)
-        return np.array([np.nansum(lp)])
+    def _log_prob(self, data: Any, conditions: Conditions | None, time: str | None = None,
+                  value: str | None = None) -> np.ndarray:
+        """One value per time step: log p(y_t | past, time), and for the first `window_`
+        points, which have no history, log p(y_t | time) from the same network."""
+        _no_conditions(conditions, "log_prob")
+        s = self._read(data, time, value)
+        w = self.window_
+        out = np.empty(len(s))
+        out[w:] = self._scores(s, np.arange(w, len(s)), True)
+        out[:w] = self._scores(s, np.arange(w), False)
+        return out
 
     # -- generation -----------------------------------------------------------------------
-    def sample(self, n: int, *, paths: int = 1, seed: int | None = None,
-               history: np.ndarray | None = None) -> pd.DataFrame:
-        """Continue the series for `n` steps (from the end of training, or after the values
-        in `history`), `paths` independent futures; a table with `path`, the time column
-        (when the model has one) and the values."""
-        self._check_fitted()
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise ParameterError(f"n must be a positive number of steps, got {n!r}")
-        rng = np.random.default_rng(seed)
-        gen = torch_generator(rng)
+    def _check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        history = options.pop("history", None)
+        checked = super()._check_options(options)
+        if history is not None:
+            checked["history"] = self._history(history)
+        return checked
+
+    def _history(self, history: Any) -> list[float]:
+        """The last `window_` values of `history` (an array, a list, or numbers separated by
+        commas as `--where history=` gives them)."""
+        try:
+            if isinstance(history, str):
+                arr = np.array([float(v) for v in history.split(",") if v.strip()])
+            else:
+                arr = np.asarray(history, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"history must be a 1-D array of numbers (or numbers separated by commas), "
+                f"got {str(history)[:60]!r}") from None
+        if arr.ndim != 1:
+            raise ParameterError(f"history must be a 1-D array of numbers, got shape "
+                                 f"{arr.shape}")
+        if not np.isfinite(arr).all():
+            raise DataError("history holds NaN or infinite values; give the series' last "
+                            "values as finite numbers")
+        if arr.size < self.window_:
+            raise DataError(f"history has {arr.size} values; the model needs {self.window_} "
+                            "(its window); give at least that many of the series' last values")
+        return [float(v) for v in arr[-self.window_:]]
+
+    def _sample(self, n: int, conditions: Conditions, rng: np.random.Generator, *,
+                paths: int = 1, history: list[float] | None = None) -> pd.DataFrame:
+        """Continue the series for `n` steps, `paths` independent futures: a table with
+        `path`, the time column (when the model has one) and the values."""
+        _no_conditions(conditions, "sample")
         hist = np.asarray(self.tail_ if history is None else history, dtype=np.float64)
-        if hist.size < self.window_:
-            raise DataError(f"history has {hist.size} values; the model needs {self.window_}")
         z = np.tile(self._standardise(hist[-self.window_:]), (paths, 1))
-        step = self.codec_["step_seconds"]
-        last = pd.Timestamp(self.codec_["last_time"]) if self.codec_["last_time"] else None
-        times = (pd.Series(pd.date_range(last, periods=n + 1, freq=pd.Timedelta(seconds=step))[1:])
-                 if last is not None and step else None)
-        out = np.empty((paths, n))
-        with torch.no_grad():
-            for t in range(n):
-                buf = z[:, -self.window_:]
-                full_times = None
-                if times is not None:
-                    full_times = pd.Series(np.repeat(times.iloc[t], self.window_ + 1))
-                idx = np.full(1, self.window_)
-                feats = np.concatenate([
-                    self._features(np.append(row, 0.0), full_times, idx) for row in buf])
-                if times is None and self.codec_["periods"]:
-                    # phase by position continues from the end of the training series
-                    pos = self.n_rows_ + t
-                    k = len(self.codec_["periods"])
-                    for i, p in enumerate(self.codec_["periods"]):
-                        phase = 2 * np.pi * (pos % p) / p
-                        feats[:, -1 - 2 * k + 2 * i] = np.sin(phase)
-                        feats[:, -2 * k + 2 * i] = np.cos(phase)
-                log_w, mean, log_scale = self.net_(torch.as_tensor(feats, device=self.device_))
-                comp = torch.multinomial(log_w.exp(), 1, generator=gen).squeeze(1)
-                mu = mean.gather(1, comp[:, None]).squeeze(1)
-                sd = log_scale.gather(1, comp[:, None]).squeeze(1).exp()
-                noise = torch.randn(paths, generator=gen, device=self.device_)
-                draw = (mu + sd * noise).double().cpu().numpy()
-                z = np.concatenate([z, draw[:, None]], axis=1)
-                out[:, t] = draw
-        values = out * self.codec_["scale"] + self.codec_["center"]
+        times = self._future_times(n)
+        seconds = None if times is None else times_to_seconds(times)
+        phases = self._phases(seconds, self.n_rows_ + np.arange(n))
+        draws = self._roll_out(z, phases, torch_generator(rng, self.device_), n)
+        values = draws * self.codec_["scale"] + self.codec_["center"]
         frame: dict[str, Any] = {"path": np.repeat(np.arange(paths), n)}
         if times is not None and self.codec_["time"]:
             frame[self.codec_["time"]] = np.tile(times.to_numpy(), paths)
         frame[self.codec_["value"]] = values.reshape(-1)
-        df = pd.DataFrame(frame)
-        df.attrs["provenance"] = self.provenance(seed=seed, n=int(n), paths=paths)
-        return df
+        return pd.DataFrame(frame)
 
-    def write_samples(self, output: str | os.PathLike[str], n: int, *, seed: int | None = None,
-                      where: dict[str, str] | None = None, prompt: str | None = None) -> str:
-        """`genlab sample`: continue the series for `n` steps into a table file."""
-        if where or prompt:
-            raise ParameterError("a series model takes no --where or --prompt; it continues "
-                                 "the training series")
-        path = write_output(self.sample(n, seed=seed), output)
-        return f"wrote {n} steps -> {path} (provenance: {Path(path).name}.provenance.json)"
+    def _future_times(self, n: int) -> pd.Series | None:
+        """The `n` timestamps after the end of the training series (None without times)."""
+        step, last = self.codec_["step_seconds"], self.codec_["last_time"]
+        if not (last and step):
+            return None
+        return pd.Series(pd.date_range(pd.Timestamp(last), periods=n + 1,
+                                       freq=pd.Timedelta(seconds=step))[1:])
+
+    def _roll_out(self, z: np.ndarray, phases: np.ndarray, gen: torch.Generator,
+                  n: int) -> np.ndarray:
+        """Draw `n` standardised steps after each row of `z` (paths x window)."""
+        paths, w = z.shape
+        look = w - self._lag_offsets()
+        seen = np.ones((paths, 1))
+        out = np.empty((paths, n))
+        for t in range(n):
+            now = np.broadcast_to(phases[t], (paths, phases.shape[1]))
+            feats = np.concatenate([z[:, look], now, seen], axis=1).astype(np.float32)
+            log_w, mean, log_scale = self.net_(torch.as_tensor(feats, device=self.device_))
+            comp = torch.multinomial(log_w.exp(), 1, generator=gen)
+            mu = mean.gather(1, comp).squeeze(1)
+            sd = log_scale.gather(1, comp).squeeze(1).exp()
+            noise = torch.randn(paths, generator=gen, device=self.device_)
+            draw = (mu + sd * noise).double().cpu().numpy()
+            z = np.concatenate([z[:, 1:], draw[:, None]], axis=1)
+            out[:, t] = draw
+        return out
 
     # -- persistence ----------------------------------------------------------------------
     def _codec_dict(self) -> dict[str, Any]:
@@ -479,7 +370,3 @@ class SeriesModel(TorchModule, DataModel):
         tensors = dict(tensors)
         self.tail_ = np.array(tensors.pop("tail"))
         super()._restore(meta, tensors)
-
-
-
-register_detector("series", lambda path: False, "autoregressive")  # only by --data-kind series
