@@ -1,7 +1,7 @@
 """Sequences: tiny Shakespeare, MOSES molecules and JSB chorales with genlab.sequences.
 
 Protocol (issue #7), on a 2-core CPU (torch threads for training: --threads, default 2;
-decoding always uses one thread, see genlab.models.sequence.base.one_thread):
+decoding always uses one thread, see genlab.models.sequence.sampling.one_thread):
 - shakespeare: character transformer trained for a fixed 10-minute wall-clock budget
   on the first 90% of input.txt; validation loss on the last 10% (nats and bits per
   character; with a 256-character context every character but the first 256 is scored
@@ -128,8 +128,8 @@ def molecules(minutes: float = 15.0, n_train: int = 200_000, n_samples: int = 10
     SELFIES tokens (valid by construction)."""
     import pandas as pd
 
-    from genlab.sequences import Transformer
     from genlab.data.sequences.molecules import canonical, molecule_metrics, properties
+    from genlab.sequences import Transformer
 
     full = pd.read_csv(DATA / "molecules" / "train.csv.gz")["SMILES"].astype(str)
     rng = np.random.default_rng(0)
@@ -177,7 +177,7 @@ def molecules(minutes: float = 15.0, n_train: int = 200_000, n_samples: int = 10
     # a lower temperature trades diversity for validity; reported beside, not instead
     cool = model.sample(n_samples, seed=3, temperature=0.8)
     cool_metrics = molecule_metrics(cool, training=train_set, diversity_subset=500)
-    conditioned = model.sample(2000, seed=2, where={"logp": (lo, hi)})
+    conditioned = model.sample(2000, seed=2, conditions={"logp": (lo, hi)})
     uncond_rate = hit_rate(samples)
     cond_rate = hit_rate(conditioned)
     cond_valid = sum(c is not None for c in canonical(conditioned)) / len(conditioned)
@@ -212,10 +212,10 @@ def chorales(minutes: float = 10.0, n_samples: int = 30, bars: int = 8) -> dict[
     """Transformer on JSB chorales; histogram distances and bar counts of written MIDI."""
     from music21 import converter
 
+    from genlab.data.sequences.music import histogram_distances, piano_roll_figure
+    from genlab.data.sequences.readers import _read_jsb_tgz
     from genlab.report.plots import figure_to_data_uri
     from genlab.sequences import Transformer, write_piece
-    from genlab.data.sequences.readers import _read_jsb_tgz
-    from genlab.data.sequences.music import histogram_distances, piano_roll_figure
 
     tgz = DATA / "jsb_chorales" / "jsb_chorales.tgz"
     train, test = _read_jsb_tgz(tgz, "train"), _read_jsb_tgz(tgz, "test")

@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from genlab.data.sequences.codecs import EOS, SPECIALS, SmilesCodec
 from genlab.errors import ParameterError
-from genlab.models.sequence.base import parse_where
 from genlab.models.sequence.grammar import SmilesGrammar
 from genlab.sequences import Transformer
 
@@ -100,13 +99,15 @@ def test_model_samples_with_and_without_grammar():
     assert all(_grammatical(CODEC.split(s)) for s in masked if len(CODEC.split(s)) < 48)
     free = m.sample(40, seed=0, grammar=False)
     assert free != masked  # an untrained model breaks the syntax without the mask
-    assert m.sample(5, seed=1, where={"grammar": "false"}) == m.sample(5, seed=1, grammar=False)
+    conditions, options = m.parse_where({"grammar": "false"})  # what --where passes
+    assert conditions == {} and options == {"grammar": False}
+    assert m.sample(5, seed=1, **options) == m.sample(5, seed=1, grammar=False)
     off = Transformer(**{**m.get_params(), "grammar": False})
     assert off.get_params()["grammar"] is False
 
 
 def test_grammar_option_errors():
     with pytest.raises(ParameterError, match="grammar= takes true or false"):
-        parse_where({"grammar": "maybe"})
+        Transformer().parse_where({"grammar": "maybe"})
     with pytest.raises(ParameterError, match="grammar"):
         small(codec="smiles", grammar="yes").fit(SMILES)

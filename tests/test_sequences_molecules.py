@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 import genlab
 from genlab.cli import app
+from genlab.data.detect import detect_kind
 from genlab.data.sequences.molecules import internal_diversity, molecule_metrics, properties
 from genlab.data.sequences.readers import read_smiles_table
 from genlab.errors import DataError, ParameterError
-from genlab.models.registry import detect_modality
+from genlab.report.sequences import sequence_report
 from genlab.sequences import LSTM, SequenceVAE, Transformer
 
 from .conftest import real_data
@@ -59,13 +60,13 @@ def qed_model() -> Transformer:
 
 
 def test_detection_keeps_tables_without_smiles(smiles_csv: Path, tmp_path: Path) -> None:
-    assert detect_modality(smiles_csv) == ("sequence", "autoregressive")
+    assert detect_kind(smiles_csv) == ("sequence", {})
     plain = tmp_path / "plain.csv"
     pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_csv(plain, index=False)
-    assert detect_modality(plain)[0] == "table"
+    assert detect_kind(plain)[0] == "table"
     smi = tmp_path / "mols.smi"
     smi.write_text("CCO ethanol\nc1ccccc1\n", encoding="utf-8")
-    assert detect_modality(smi)[0] == "sequence"
+    assert detect_kind(smi)[0] == "sequence"
     assert list(read_smiles_table(smi)["smiles"]) == ["CCO", "c1ccccc1"]
 
 
@@ -96,7 +97,7 @@ def test_cli_fit_and_sample_molecules(smiles_csv: Path, tmp_path: Path) -> None:
     assert list(df.columns) == ["smiles", "target_logp"] and len(df) == 25
     assert df["target_logp"].between(1, 2.5).all()
     prov = json.loads((tmp_path / "out.csv.provenance.json").read_text())
-    assert prov["where"] == {"logp": "1..2.5"}
+    assert prov["conditions"] == {"logp": [1.0, 2.5]}
     result = runner.invoke(app, ["score", str(model), str(smiles_csv)])
     assert result.exit_code == 0 and f"{len(SMILES)} rows scored" in result.output
 
@@ -105,33 +106,57 @@ def test_conditions_drawn_in_range_and_survive_save_load(qed_model: Transformer,
                                                          tmp_path: Path) -> None:
     qed = properties(SMILES, ["qed"])[:, 0]
     lo, hi = np.quantile(qed, [0.25, 0.75])
-    items, cond = qed_model._sample(30, seed=2, prompt=None, where={"qed": (lo, hi)})
-    assert cond is not None and ((cond[:, 0] >= lo) & (cond[:, 0] <= hi)).all()
+    items = qed_model.sample(30, seed=2, conditions={"qed": (lo, hi)})
+    cond = np.array(items.attrs["targets"])
+    assert cond.shape == (30, 1) and ((cond[:, 0] >= lo) & (cond[:, 0] <= hi)).all()
+    assert items.attrs["condition_names"] == ["qed"]
+    assert items.attrs["provenance"]["conditions"] == {"qed": (lo, hi)}
     loaded = genlab.load(qed_model.save(tmp_path / "q.genlab"))
-    assert loaded.sample(30, seed=2, where={"qed": (lo, hi)}) == items
+    assert loaded.sample(30, seed=2, conditions={"qed": (lo, hi)}) == items
     np.testing.assert_allclose(loaded.log_prob(SMILES[:5]), qed_model.log_prob(SMILES[:5]))
     lp = qed_model.log_prob(SMILES[:3])
     assert all(lp[i] == pytest.approx(qed_model.token_log_prob(SMILES[i]).sum(), rel=1e-9)
                for i in range(3))
 
 
+def test_molecule_writer_and_conditions_from_text(qed_model: Transformer,
+                                                  tmp_path: Path) -> None:
+    from genlab.data.writers import write_samples
+
+    conditions, options = qed_model.parse_where({"qed": "0.3..0.7", "temperature": "0.9"})
+    assert conditions == {"qed": (0.3, 0.7)} and options == {"temperature": 0.9}
+    assert qed_model.parse_where({"qed": "0.5"})[0] == {"qed": 0.5}
+    samples = qed_model.sample(6, conditions=conditions, seed=4, **options)
+    target, message = write_samples(samples, tmp_path / "m.csv")
+    df = pd.read_csv(target)
+    assert "6 SMILES" in message and list(df.columns) == ["smiles", "target_qed"]
+    assert list(df["smiles"].fillna("")) == list(samples)
+    assert df["target_qed"].between(0.3, 0.7).all()
+    smi, _ = write_samples(samples, tmp_path / "m.smi")
+    assert smi.read_text(encoding="utf-8").splitlines() == list(samples)
+    with pytest.raises(ParameterError, match="needs a number or a range"):
+        qed_model.parse_where({"qed": "high"})
+    with pytest.raises(ParameterError, match="unsupported output 'm.png' for molecules"):
+        write_samples(samples, tmp_path / "m.png")
+
+
 def test_condition_errors_are_clear(qed_model: Transformer) -> None:
     with pytest.raises(ParameterError, match=r"no training molecule has qed in \[5.0, 6.0\]"):
-        qed_model.sample(2, where={"qed": (5.0, 6.0)})
+        qed_model.sample(2, conditions={"qed": (5.0, 6.0)})
     with pytest.raises(ParameterError, match=r"unknown condition\(s\) \['mw'\]"):
-        qed_model.sample(2, where={"mw": 300})
+        qed_model.sample(2, conditions={"mw": 300})
     with pytest.raises(ParameterError, match="neither columns of the SMILES table nor RDKit"):
         small(codec="smiles").fit(SMILES, conditions=["potency"])  # type: ignore[attr-defined]
     plain = small(codec="smiles", epochs=1).fit(SMILES)  # type: ignore[attr-defined]
     with pytest.raises(ParameterError, match="fitted without conditions"):
-        plain.sample(2, where={"qed": 0.5})
+        plain.sample(2, conditions={"qed": 0.5})
 
 
 def test_condition_from_a_table_column() -> None:
     df = pd.DataFrame({"smiles": SMILES, "pIC50": np.linspace(4, 9, len(SMILES))})
     m = small(epochs=1).fit(df, conditions=["pIC50"])  # type: ignore[attr-defined]
-    _, cond = m._sample(5, seed=0, prompt=None, where={"pic50": 7.5})
-    assert cond is not None and (cond[:, 0] == 7.5).all()
+    cond = np.array(m.sample(5, seed=0, conditions={"pic50": 7.5}).attrs["targets"])
+    assert cond.shape == (5, 1) and (cond[:, 0] == 7.5).all()
 
 
 def test_lstm_on_molecules_and_prompt() -> None:
@@ -169,7 +194,7 @@ def test_metrics_on_known_molecules() -> None:
 
 def test_molecule_report_renders(qed_model: Transformer, smiles_csv: Path,
                                  tmp_path: Path) -> None:
-    path = qed_model.write_report(tmp_path / "mol.html", data=smiles_csv)
+    path = sequence_report(qed_model, tmp_path / "mol.html", data=smiles_csv)
     page = path.read_text(encoding="utf-8")
     assert "validity" in page and "Property distributions" in page
     assert assert_renders_in_chromium(path) >= 4  # grid, 3 property plots (+ training curve)

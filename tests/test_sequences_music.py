@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genlab.cli import app
+from genlab.data.detect import detect_kind
 from genlab.data.sequences.music import (
     histogram_distances,
     interval_histogram,
@@ -17,7 +18,7 @@ from genlab.data.sequences.music import (
     read_score_file,
 )
 from genlab.errors import DataError, ParameterError
-from genlab.models.registry import detect_modality
+from genlab.report.sequences import sequence_report
 from genlab.sequences import Note, Piece, SequenceVAE, Transformer, read_music, write_piece
 
 from .conftest import real_data
@@ -87,7 +88,7 @@ def test_cli_music_folder(tmp_path: Path) -> None:
     folder.mkdir()
     for p in corpus_files(2):
         shutil.copy(p, folder / p.name)
-    assert detect_modality(folder) == ("sequence", "autoregressive")
+    assert detect_kind(folder) == ("sequence", {})
     model = tmp_path / "m.genlab"
     result = runner.invoke(app, ["fit", str(folder), "-o", str(model), "--seed", "0",
                                  "-p", "layers=1", "-p", "d_model=16", "-p", "heads=2",
@@ -134,13 +135,13 @@ def test_vae_on_music_and_report(chorales: list[Piece], music_model: Transformer
     folder = tmp_path / "real"
     folder.mkdir()
     shutil.copy(corpus_files(1)[0], folder)
-    path = music_model.write_report(tmp_path / "music.html", data=folder)
+    path = sequence_report(music_model, tmp_path / "music.html", data=folder)
     assert "pitch_class_tvd" in path.read_text(encoding="utf-8")
     assert assert_renders_in_chromium(path) >= 6  # 3 piano rolls and 3 histograms
 
 
 def test_jsb_chorales_archive() -> None:
     path = real_data("jsb_chorales", "jsb_chorales.tgz")
-    assert detect_modality(path)[0] == "sequence"
+    assert detect_kind(path)[0] == "sequence"
     pieces = read_music(path)
     assert len(pieces) == 382 and all(p.steps_per_bar == 16 for p in pieces)

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 import genlab
 from genlab.cli import app
+from genlab.data.detect import detect_kind
 from genlab.errors import DataError, ParameterError, UnsupportedOperation
-from genlab.models.registry import detect_modality
+from genlab.models.registry import DEFAULT_FAMILY
 from genlab.nets.sequence import (
     Stepper,
     TransformerNet,
@@ -137,6 +138,71 @@ def test_samples_start_with_the_prompt_and_repeat_with_a_seed(
     np.testing.assert_allclose(loaded.log_prob(["ROMEO: hi"]), text_model.log_prob(["ROMEO: hi"]))
 
 
+def test_seeds_are_drawn_recorded_and_repeat(text_model: Transformer, tmp_path: Path) -> None:
+    a = text_model.sample(2, prompt="ROMEO:", length=30)
+    b = text_model.sample(2, prompt="ROMEO:", length=30)
+    assert a != b  # without a seed, a fresh one each call
+    seed = a.attrs["provenance"]["seed"]
+    assert isinstance(seed, int) and seed != b.attrs["provenance"]["seed"]
+    again = text_model.sample(2, prompt="ROMEO:", length=30, seed=seed)
+    assert again == a  # the recorded seed reproduces the samples
+    prov = again.attrs["provenance"]
+    assert prov["seed"] == seed and prov["options"] == {"prompt": "ROMEO:", "length": 30}
+    assert again.attrs["modality"] == "sequence" and again.attrs["kind"] == "char"
+    loaded = genlab.load(text_model.save(tmp_path / "m.genlab"))
+    assert loaded.sample(2, prompt="ROMEO:", length=30, seed=seed) == a
+
+
+def test_sample_options_are_checked(text_model: Transformer) -> None:
+    with pytest.raises(ParameterError, match="temperature must be in"):
+        text_model.sample(1, temperature=-1.0)
+    with pytest.raises(ParameterError, match="prompt must be a string"):
+        text_model.sample(1, prompt=3)
+    with pytest.raises(ParameterError, match=r"takes no option\(s\) \['where'\]"):
+        text_model.sample(1, where={"length": 3})
+    with pytest.raises(ParameterError, match="positive integer"):
+        text_model.sample(0)
+    conditions, options = text_model.parse_where({"prompt": "ROMEO", "length": "4",
+                                                  "top_p": "0.9", "use_cache": "false"})
+    assert conditions == {}
+    assert options == {"prompt": "ROMEO", "length": 4, "top_p": 0.9, "use_cache": False}
+    assert len(text_model.sample(2, seed=0, **options)[0]) == 9
+
+
+def test_writer_text_file_and_provenance(text_model: Transformer, tmp_path: Path) -> None:
+    from genlab.data.writers import write_samples
+
+    samples = text_model.sample(3, prompt="ROMEO:", length=20, seed=5)
+    target, message = write_samples(samples, tmp_path / "s.txt")
+    assert target == tmp_path / "s.txt" and "3 text samples" in message
+    assert target.read_text(encoding="utf-8").rstrip("\n").split(
+        "\n" + "=" * 40 + "\n") == list(samples)
+    prov = json.loads((tmp_path / "s.txt.provenance.json").read_text())
+    assert prov["seed"] == 5 and prov["modality"] == "sequence"
+    with pytest.raises(ParameterError, match="for text; use a .txt file"):
+        write_samples(samples, tmp_path / "s.png")
+
+
+def test_fit_a_text_file_by_name_and_by_kind(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    small = dict(layers=1, d_model=16, heads=2, context=24, epochs=1, epoch_size=32,
+                 batch_size=16, seed=0)
+    m = genlab.fit(str(corpus), **small)
+    assert isinstance(m, Transformer) and m.codec_.kind == "char" and m.n_rows_ == 1
+    bare = tmp_path / "corpus"  # no extension: only the kind of data says it is text
+    bare.write_text(TEXT, encoding="utf-8")
+    with pytest.raises(DataError, match="cannot tell which kind of sequence data"):
+        tiny().fit(bare)
+    m2 = genlab.fit(bare, data_kind="text", **small)
+    assert m2.codec == "char" and m2.fingerprint_ == m.fingerprint_
+    result = runner.invoke(app, ["fit", str(bare), "--data-kind", "text", "-o",
+                                 str(tmp_path / "m.genlab"), "-p", "layers=1", "-p",
+                                 "d_model=16", "-p", "heads=2", "-p", "context=24", "-p",
+                                 "epochs=1", "-p", "epoch_size=32"])
+    assert result.exit_code == 0, result.output
+
+
 def test_unseen_prompt_character_is_a_clear_error(text_model: Transformer) -> None:
     with pytest.raises(ParameterError, match=r"prompt cannot be used.*never seen.*'Z'"):
         text_model.sample(1, prompt="ZEBRA", length=5)
@@ -188,7 +254,8 @@ def test_empty_text_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_cli_fit_sample_score_report(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
-    assert detect_modality(corpus) == ("sequence", "autoregressive")
+    assert detect_kind(corpus) == ("sequence", {})
+    assert DEFAULT_FAMILY["sequence"] == "autoregressive"
     model = tmp_path / "m.genlab"
     params = ["-p", "layers=1", "-p", "d_model=16", "-p", "heads=2", "-p", "context=24",
               "-p", "epochs=1", "-p", "epoch_size=32", "-p", "batch_size=16"]
@@ -201,7 +268,8 @@ def test_cli_fit_sample_score_report(tmp_path: Path) -> None:
     samples = out.read_text(encoding="utf-8").rstrip("\n").split("\n" + "=" * 40 + "\n")
     assert len(samples) == 3 and all(s.startswith("ROMEO:") and len(s) == 36 for s in samples)
     prov = json.loads((tmp_path / "samples.txt.provenance.json").read_text())
-    assert prov["family"] == "autoregressive" and prov["prompt"] == "ROMEO:"
+    assert prov["family"] == "autoregressive" and prov["options"]["prompt"] == "ROMEO:"
+    assert prov["seed"] == 1
     result = runner.invoke(app, ["sample", str(model), "-n", "1", "--prompt", "ZZZ", "-o",
                                  str(out)])
     assert result.exit_code == 2 and "never seen in training" in result.output

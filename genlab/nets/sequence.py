@@ -29,19 +29,10 @@ from torch import nn
 
 from genlab.data.sequences.codecs import BOS, EOS, PAD
 
-__all__ = [
-    "LSTMNet",
-    "Stepper",
-    "TransformerNet",
-    "VAENet",
-    "generate",
-    "sample_logits",
-    "score_tokens",
-    "window_start",
-]
+__all__ = ["LSTMNet", "Stepper", "TransformerNet", "VAENet", "generate", "sample_logits",
+           "score_tokens", "window_start"]
 
 
-# -- transformer --------------------------------------------------------------------------------
 def _rotary_tables(length: int, head_dim: int, base: float = 10_000.0) -> tuple[torch.Tensor, ...]:
     inv = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
     angles = torch.outer(torch.arange(length, dtype=torch.float32), inv)  # (T, hd/2)
@@ -163,7 +154,6 @@ class TransformerNet(nn.Module):
                        w.device, w.dtype)
 
 
-# -- LSTM -----------------------------------------------------------------------------------------
 class LSTMNet(nn.Module):
     """Embedding, stacked LSTM, linear head; no context limit."""
 
@@ -191,7 +181,6 @@ class LSTMNet(nn.Module):
         return self.head(out)
 
 
-# -- VAE ------------------------------------------------------------------------------------------
 class VAENet(nn.Module):
     """GRU encoder to (mu, log variance) of a latent z; GRU decoder conditioned on z."""
 

@@ -9,7 +9,6 @@ Every model: its parameters and training curves.
 from __future__ import annotations
 
 import base64
-import html
 import math
 import os
 from pathlib import Path
@@ -17,32 +16,28 @@ from typing import Any
 
 import numpy as np
 
-from genlab._atomic import atomic_path
-from genlab.report.html import BASE_CSS
 from genlab.report.plots import figure_to_data_uri, numeric_histogram, training_curves
+from genlab.report.shell import esc, section, write_page
 
-__all__ = ["write_sequence_report"]
+__all__ = ["sequence_report"]
 
 N_SAMPLES = {"char": 4, "smiles": 500, "music": 3}
-
-
-def _e(x: object) -> str:
-    return html.escape(str(x), quote=True)
+_CSS = "pre.sample{white-space:pre-wrap;background:#fff;border:1px solid #d9dee7;padding:.6rem}"
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return "n/a" if not math.isfinite(v) else f"{v:.4g}"
-        return _e(v)
+        return esc(v)
 
-    body = "".join(f"<tr><th>{_e(k)}</th><td class='num'>{fmt(v)}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><th>{esc(k)}</th><td class='num'>{fmt(v)}</td></tr>" for k, v in rows)
     return f"<div class='table-wrap'><table>{body}</table></div>"
 
 
 def _figure(uri: str, caption: str) -> str:
-    return (f"<figure><img src='{uri}' alt='{_e(caption)}'>"
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (f"<figure><img src='{esc(uri)}' alt='{esc(caption)}'>"
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
 def _bars_figure(labels: list[str], real: np.ndarray | None, synth: np.ndarray,
@@ -65,8 +60,7 @@ def _bars_figure(labels: list[str], real: np.ndarray | None, synth: np.ndarray,
 
 def _text_sections(model: Any, data: Any) -> list[tuple[str, str]]:
     samples = model.sample(N_SAMPLES["char"], seed=0, length=min(model.sample_length, 600))
-    body = "".join(f"<pre style='white-space:pre-wrap;background:#fff;border:1px solid #d9dee7;"
-                   f"padding:.6rem'>{_e(s)}</pre>" for s in samples)
+    body = "".join(f"<pre class='sample'>{esc(s)}</pre>" for s in samples)
     sections = [("Samples", body)]
     if data is not None:
         nats = model.nats_per_token(data)
@@ -143,30 +137,26 @@ def _music_sections(model: Any, data: Any) -> list[tuple[str, str]]:
     return sections
 
 
-def write_sequence_report(model: Any, path: str | os.PathLike[str], *,
-                          data: str | os.PathLike[str] | None = None) -> Path:
-    """Write the report of a fitted sequence model to `path` (see the module docstring)."""
+def sequence_report(model: Any, path: str | os.PathLike[str], *,
+                    data: str | os.PathLike[str] | None = None) -> Path:
+    """Write the report of a fitted sequence model to `path` (see the module docstring):
+    samples, and metrics against the real `data` when given."""
+    model._check_fitted()
     kind = model.codec_.kind
     builders = {"char": _text_sections, "smiles": _molecule_sections, "music": _music_sections}
     sections = builders[kind](model, data)
     info = [("family", model.family), ("data", {"char": "text", "smiles": "molecules",
                                                  "music": "music"}[kind]),
             ("training items", model.n_rows_), ("fit seconds", round(model.fit_seconds_, 1)),
-            ("conditions", ", ".join(getattr(model, "conditions_", [])) or "none")]
+            ("conditions", ", ".join(model.conditions_) or "none")]
     info += [(k, v) for k, v in model.get_params().items() if v is not None]
     sections.insert(0, ("Model", _table(info)))
     curves = training_curves(model.history_) if model.history_ else None
     if curves:
         sections.append(("Training", _figure(curves, "loss per epoch (nats per token)")))
     title = f"genlab {type(model).__name__} report ({kind})"
-    body = "".join(f"<section><h2>{_e(h)}</h2>{frag}</section>" for h, frag in sections)
-    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{_e(title)}</title><style>{BASE_CSS}</style></head><body><main>"
-            f"<h1>{_e(title)}</h1><p class='meta'>created by genlab; "
-            f"data: {_e(data) if data is not None else 'samples only'}</p>{body}"
-            "<footer>Self-contained page: every image is embedded.</footer>"
-            "</main></body></html>\n")
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return target
+    head = (f"<h1>{esc(title)}</h1><p class='meta'>created by genlab; "
+            f"data: {esc(data) if data is not None else 'samples only'}; "
+            "every image is embedded</p>")
+    return write_page(path, title, [head, *(section(h, frag) for h, frag in sections)],
+                      css=_CSS)

@@ -1,5 +1,6 @@
 """Sequences: text, molecules (SMILES) and music with autoregressive transformers, LSTMs
-and sequence VAEs.
+and sequence VAEs. This facade only re-exports the public names; importing
+`genlab.models.sequence` registers the families.
 
     >>> from genlab.sequences import Transformer
     >>> m = Transformer(max_minutes=5).fit("corpus.txt")          # doctest: +SKIP
@@ -21,9 +22,7 @@ from genlab.data.sequences.codecs import (
 )
 from genlab.data.sequences.music import piece_to_score, read_score_file, write_piece
 from genlab.data.sequences.readers import detect, read_music, read_sequences
-from genlab.models.registry import register_detector
-from genlab.models.sequence.base import LSTM, SequenceModel, Transformer
-from genlab.models.sequence.vae import SequenceVAE
+from genlab.models.sequence import LSTM, SequenceModel, SequenceVAE, Transformer
 
 __all__ = [
     "LSTM",
@@ -43,5 +42,3 @@ __all__ = [
     "smiles_tokens",
     "write_piece",
 ]
-
-register_detector("sequence", detect, "autoregressive")

@@ -1,1 +1,1 @@
-"""."""
+"""Sequence data: codecs (text, SMILES, music), readers, writers, molecules, music."""

@@ -101,7 +101,10 @@ def kind_of_path(path: Path) -> str:
         return "char"
     if suffix == ".smi" or suffix in TABLE_SUFFIXES:
         return "smiles"
-    return "music"
+    if path.is_dir() or suffix in MUSIC_SUFFIXES or detect(path):
+        return "music"
+    raise DataError(f"cannot tell which kind of sequence data {path} holds; name it .txt, "
+                    ".smi or .mid, or give --data-kind text, molecules or music")
 
 
 def read_smiles_table(path: str | os.PathLike[str]) -> pd.DataFrame:

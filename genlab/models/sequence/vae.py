@@ -20,10 +20,12 @@ from torch import nn
 
 from genlab.data.sequences.codecs import BOS, EOS, PAD, UNKNOWN, MusicCodec
 from genlab.errors import ParameterError, UnsupportedOperation
-from genlab.models.base import ParamSpec
-from genlab.models.neural import torch_generator
-from genlab.models.sequence.base import COMMON_CONSTRAINTS, SequenceModel, _Slots
+from genlab.models.base import Conditions
+from genlab.models.sequence.base import COMMON_CONSTRAINTS, SequenceModel
+from genlab.models.sequence.training import Slots, items_tensor, train_with_schedule
 from genlab.nets.sequence import VAENet
+from genlab.params import ParamSpec
+from genlab.seeding import torch_generator
 
 __all__ = ["SequenceVAE"]
 
@@ -106,10 +108,10 @@ class SequenceVAE(SequenceModel):
             raise ParameterError("the sequence VAE takes no conditions; use --model "
                                  "autoregressive for property-conditioned molecules")
         self.meta_ = {**self._base_meta(None, rng), "context": self.context}
-        self.net_ = self._build(self.meta_)
-        tensors, mean_len = self._items_tensor(items, None, self.context)
+        self.net_ = self._new_net(rng)
+        tensors, mean_len = items_tensor(self, items, None, self.context, stacklevel=5)
         self.meta_["max_len"] = int(tensors[0].shape[1])
-        pick = _Slots(tensors, self.epoch_size, self.val_fraction, rng)
+        pick = Slots(tensors, self.epoch_size, self.val_fraction, rng)
         steps = [0]
 
         def row_loss(batch: tuple[torch.Tensor, ...], gen: torch.Generator | None) -> torch.Tensor:
@@ -136,7 +138,7 @@ class SequenceVAE(SequenceModel):
             kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
             return (nll + self.beta * warm * kl) / mean_len
 
-        self._train_with_schedule(row_loss, pick.rows, rng)
+        train_with_schedule(self, row_loss, pick.rows, rng)
 
     # -- latent space ---------------------------------------------------------------------------
     def _ids(self, items: list[Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,8 +154,7 @@ class SequenceVAE(SequenceModel):
         """Posterior means (n, latent) of items (SMILES strings or Pieces)."""
         self._check_fitted()
         ids, lengths = self._ids(list(items))
-        self.net_.eval()
-        with torch.no_grad():
+        with self._inference():
             mu, _ = self.net_.encode(ids, lengths)
         return mu.cpu().numpy()
 
@@ -162,10 +163,9 @@ class SequenceVAE(SequenceModel):
         """Items decoded from latent points z (n, latent); temperature 0 decodes greedily."""
         self._check_fitted()
         z_t = torch.as_tensor(np.atleast_2d(z), dtype=torch.float32, device=self.device_)
-        opts = self._options({}, temperature=temperature, bars=bars)
+        opts = self._options(self._check_options({"temperature": temperature, "bars": bars}))
         gen = torch_generator(np.random.default_rng(seed), self.device_)
-        self.net_.eval()
-        with torch.no_grad():
+        with self._inference():
             rows = self._generate_batch(z_t.shape[0], [], None, opts, gen, True, z=z_t)
         return [self.codec_.decode(r) for r in rows.cpu().numpy()]
 
@@ -212,10 +212,10 @@ class SequenceVAE(SequenceModel):
         """Not available: a VAE's likelihood does not factor over tokens."""
         return self._token_scores(torch.empty(0), None).numpy()  # raises
 
-    def log_prob(self, data: Any) -> np.ndarray:
+    def _log_prob(self, data: Any, conditions: Conditions | None, **options: Any) -> np.ndarray:
         """ELBO of each item (a lower bound on log p(x), in nats), averaged over 8 posterior
         draws with a fixed seed; -inf for items with tokens never seen in training."""
-        self._check_fitted()
+        self._check_score_args(conditions, options)
         items, _ = self._read_for_scoring(data)
         seqs = [self.codec_.encode(x, unknown="mark") + [EOS] for x in items]
         out = np.empty(len(seqs))
