@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +139,126 @@ def test_report_shows_bayesnet_graph(tmp_path, table):
     assert code == 0, text
     html = (tmp_path / "r.html").read_text()
     assert "Learned dependency graph" in html and "BayesianNetwork" in html
+
+
+def test_score_writes_item_and_log_prob(tmp_path, table, model_file, mixed_df):
+    code, text = run("score", model_file, table, "-o", tmp_path / "scores.parquet")
+    assert code == 0, text
+    assert f"{len(mixed_df)} rows scored" in text
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert list(scores.columns) == ["item", "log_prob"]
+    assert scores["item"].tolist() == list(range(len(mixed_df)))
+
+
+def test_models_lists_every_modality():
+    from genlab.models import registry
+
+    code, text = run("models")
+    assert code == 0, text
+    for modality in registry.MODALITIES:
+        assert f"genlab model families: {'tables' if modality == 'table' else modality}" in text
+        for name in registry.families(modality):
+            assert name in text
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (("sample", "{model}", "-o", "{tmp}/s.csv", "--where", "group=a", "--where", "group=b"),
+         "--where group= is given twice ('a' and 'b'); give it once"),
+        (("sample", "{model}", "-o", "{tmp}/s.csv", "--where", "group"),
+         "--where must look like name=value, got 'group'"),
+        (("sample", "{model}", "-o", "{tmp}/s.csv", "--prompt", "ab"),
+         "--prompt applies to models with a prompt option"),
+        (("sample", "{model}", "-o", "{tmp}/s.csv", "-n", "abc"),
+         "Invalid value for '-n'"),
+        (("fit", "{tmp}/t.csv", "-o", "{tmp}/s.csv", "--bogus"), "No such option: --bogus"),
+        (("nocommand",), "No such command 'nocommand'"),
+        (("fit", "{tmp}/t.csv", "-o", "{tmp}/s.csv", "--data-kind", "sound"),
+         "unknown kind of data 'sound'"),
+        (("score", "{model}", "{tmp}/t.csv", "-o", "{tmp}/s.txt"),
+         "unsupported output extension '.txt'"),
+        (("report", "-o", "{tmp}/r.html", "--real", "{tmp}/t.csv"),
+         "a table report needs --real and --synthetic tables"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(tmp_path, model_file, args, phrase):
+    filled = [a.format(tmp=tmp_path, model=model_file) for a in args]
+    code, text = run(*filled)
+    assert code == 2, text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), text
+    assert phrase in lines[0]
+    assert not (tmp_path / "s.csv").exists() and not (tmp_path / "s.txt").exists()
+
+
+def test_repeating_the_same_where_value_is_fine(tmp_path, model_file):
+    code, text = run("sample", model_file, "-n", "20", "-o", tmp_path / "s.csv",
+                     "--where", "group=b", "--where", "group=b", "--seed", "0")
+    assert code == 0, text
+    assert "wrote 20 rows" in text and (pd.read_csv(tmp_path / "s.csv")["group"] == "b").all()
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_help_does_not_import_torch():
+    done = _python(
+        "import sys\n"
+        "sys.argv = ['genlab', '--help']\n"
+        "import genlab.cli\n"
+        "try:\n"
+        "    genlab.cli.main()\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "assert 'torch' not in sys.modules, 'genlab --help imported torch'\n"
+        "heavy = ('genlab.models.table', 'genlab.models.image', 'genlab.models.sequence',\n"
+        "         'genlab.models.series', 'genlab.nets')\n"
+        "mods = [m for m in sys.modules if m.startswith(heavy)]\n"
+        "assert not mods, f'genlab --help imported modalities: {mods}'\n")
+    assert done.returncode == 0, done.stderr
+    assert "fit" in done.stdout and "sample" in done.stdout
+
+
+def test_import_genlab_does_not_import_torch():
+    done = _python("import sys, genlab\nassert 'torch' not in sys.modules\n")
+    assert done.returncode == 0, done.stderr
+
+
+def test_main_turns_bad_values_into_one_line(tmp_path):
+    done = _python(
+        "import sys\n"
+        f"sys.argv = ['genlab', 'sample', {str(tmp_path / 'm.genlab')!r}, '-o', 'x.csv', "
+        "'-n', 'abc']\n"
+        "import genlab.cli\n"
+        "genlab.cli.main()\n")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().startswith("error: Invalid value for '-n'")
+    assert len(done.stderr.strip().splitlines()) == 1 and "╭" not in done.stderr
+
+
+TEXT = "ROMEO: But soft, what light through yonder window breaks?\n" * 40
+
+
+def test_sequence_model_sample_prompt_where_and_score(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    model = tmp_path / "text.genlab"
+    code, text = run("fit", corpus, "--data-kind", "text", "-o", model, "--seed", "0",
+                     "-p", "layers=1", "-p", "d_model=16", "-p", "heads=2", "-p", "context=24",
+                     "-p", "epochs=1", "-p", "epoch_size=32", "-p", "batch_size=16")
+    assert code == 0, text
+    assert "items" in text
+    out = tmp_path / "samples.txt"
+    code, text = run("sample", model, "-n", "2", "--prompt", "ROMEO:", "--where", "length=20",
+                     "-o", out, "--seed", "1")
+    assert code == 0, text
+    assert str(out) in text
+    prov = json.loads((tmp_path / "samples.txt.provenance.json").read_text())
+    assert prov["seed"] == 1 and prov["n"] == 2
+    code, text = run("score", model, corpus, "-o", tmp_path / "scores.csv")
+    assert code == 0, text
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert list(scores.columns) == ["item", "log_prob"] and np.isfinite(scores["log_prob"]).all()

@@ -24,7 +24,7 @@ def test_demo_writes_everything_and_report_renders(tmp_path):
         for col in ("workclass", "education", "income"):
             assert set(synth[col].dropna()) <= set(real[col].dropna())
         prov = json.loads((out / f"synthetic-{family}.csv.provenance.json").read_text())
-        assert prov["family"] == family and prov["training_rows"] == len(real)
+        assert prov["family"] == family and prov["training_items"] == len(real)
         assert (out / f"{family}.genlab").stat().st_size > 0
     images = assert_renders_in_chromium(out / "report-copula.html")
     assert images >= len(real.columns)

@@ -10,26 +10,35 @@ import pandas as pd
 import pytest
 
 import genlab
+from genlab.data.detect import DATA_KINDS, detect_kind
 from genlab.errors import ModelFileError, ParameterError
-from genlab.models.registry import detect_modality, make_data_model, modalities
+from genlab.models import registry
 from genlab.models.series.autoregressive import SeriesModel
 
 
 def test_tables_stay_tables(tmp_path: pytest.TempPathFactory) -> None:
     path = tmp_path / "t.csv"
     pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}).to_csv(path, index=False)
-    assert detect_modality(path) == ("table", "copula")
-    assert detect_modality(path, "series") == ("series", "autoregressive")
-    assert {"table", "series"} <= set(modalities())
+    assert detect_kind(path) == ("table", {})
+    assert registry.DEFAULT_FAMILY["table"] == "copula"
+    assert detect_kind(path, "series") == ("series", {})
+    assert registry.DEFAULT_FAMILY["series"] == "autoregressive"
+    assert {"table", "series"} <= set(registry.MODALITIES)
+    assert {"table", "image", "text", "molecules", "music", "sequence", "series"} <= set(
+        DATA_KINDS)
+    for modality in registry.MODALITIES:
+        found = registry.families(modality)
+        assert registry.DEFAULT_FAMILY[modality] in found
+        assert all(cls.modality == modality for cls in found.values())
 
 
 def test_unknown_kind_of_data_is_refused(tmp_path: pytest.TempPathFactory) -> None:
     with pytest.raises(ParameterError, match="unknown kind of data 'sound'; choose one of"):
-        detect_modality(tmp_path / "x.csv", "sound")
+        detect_kind(tmp_path / "x.csv", "sound")
     with pytest.raises(ParameterError, match="unknown model 'gan' for series data"):
-        make_data_model("series", "gan")
+        registry.make_model("gan", "series")
     with pytest.raises(ParameterError, match=r"SeriesModel has no parameter\(s\) \['depth'\]"):
-        make_data_model("series", "autoregressive", depth=3)
+        registry.make_model("autoregressive", "series", depth=3)
 
 
 def test_model_file_names_its_modality(tmp_path: pytest.TempPathFactory) -> None:
@@ -53,5 +62,5 @@ def test_model_file_names_its_modality(tmp_path: pytest.TempPathFactory) -> None
     write_model_file(tmp_path / "h.genlab", {k: v for k, v in config.items()
                                              if k not in ("integrity", "format_version")},
                      load_tensors(weights))
-    with pytest.raises(ModelFileError, match="holds a hologram model of family 'autoregressive'"):
+    with pytest.raises(ModelFileError, match="holds a model of unknown kind 'hologram'; known:"):
         genlab.load(tmp_path / "h.genlab")

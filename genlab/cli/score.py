@@ -1,0 +1,44 @@
+"""`genlab score`: the log-likelihood of each item (row, image, sequence) under a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from genlab.cli.app import ModelFile, Quiet, app, check_table_output, clean_errors, out
+
+__all__ = ["score"]
+
+
+@app.command()
+@clean_errors
+def score(
+    model_file: ModelFile,
+    data: Annotated[Path, typer.Argument(
+        help="Data to score, of the model's kind (a table with the model's columns, images, "
+             "sequences).")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Scores table (columns item, log_prob).")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Log-likelihood of each row / item under the model (natural log; higher: more typical)."""
+    import numpy as np
+    import pandas as pd
+
+    from genlab.data.readers import write_table
+    from genlab.models.registry import load
+
+    check_table_output(output)
+    m = load(model_file)
+    lp = m.log_prob(data)
+    if output is not None:
+        write_table(pd.DataFrame({"item": np.arange(lp.size), "log_prob": lp}), output)
+    if not quiet:
+        finite = np.isfinite(lp)
+        kind = "exact" if m.log_prob_is_exact else "estimate"
+        mean = lp[finite].mean() if finite.any() else float("nan")
+        out.print(f"{lp.size} rows scored ({kind} log-likelihood): mean {mean:.4f}, "
+                  f"{int((~finite).sum())} not finite" + (f" -> {output}" if output else ""),
+                  highlight=False)
