@@ -53,7 +53,7 @@ PARAMS: dict[tuple[str, str], dict[str, Any]] = {
                                      "context": 16, "epoch_size": 32, "sample_length": 12},
     ("sequence", "lstm"): {**NEURAL, "layers": 1, "hidden": 8, "context": 16,
                            "epoch_size": 32, "sample_length": 12},
-    ("sequence", "vae"): {**NEURAL, "hidden": 8, "latent": 2, "context": 16,
+    ("sequence", "vae"): {**NEURAL, "hidden": 8, "latent": 2, "context": 16, "codec": "smiles",
                           "epoch_size": 32, "sample_length": 12},
     ("series", "autoregressive"): {**NEURAL, "lags": 4, "periods": [24], "hidden": 8,
                                    "layers": 1, "components": 2},
@@ -64,6 +64,8 @@ np.save(_LOWRES, IMAGES[:6, ::2, ::2])
 SAMPLE_KW: dict[tuple[str, str], dict[str, Any]] = {
     ("image", "superres"): {"prompt": str(_LOWRES), "draw": True},
 }
+MOLECULES = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "CCCC", "c1ccncc1", "OCC(O)CO", "CC(C)O"] * 4
+DATA_OF = {("sequence", "vae"): MOLECULES}  # the sequence VAE models items, not a text stream
 DATA = {"table": TABLE, "image": IMAGES, "sequence": TEXT, "series": SERIES}
 
 
@@ -80,8 +82,12 @@ def _make(modality: str, family: str, **extra: Any) -> Any:
                                **{**PARAMS.get((modality, family), {}), **extra})
 
 
+def _data(modality: str, family: str) -> Any:
+    return DATA_OF.get((modality, family), DATA[modality])
+
+
 def _fit(modality: str, family: str) -> Any:
-    return _make(modality, family).fit(DATA[modality])
+    return _make(modality, family).fit(_data(modality, family))
 
 
 _FITTED: dict[tuple[str, str], Any] = {}
@@ -136,13 +142,13 @@ def test_save_load_same_samples_and_scores(fitted: Any, tmp_path: Any) -> None:
     assert again.get_params() == fitted.get_params()
     assert _same(_draw(fitted, 4, seed=5), _draw(again, 4, seed=5))
     if fitted.supports_log_prob:
-        data = DATA[fitted.modality]
+        data = _data(fitted.modality, fitted.family)
         np.testing.assert_allclose(again.log_prob(data), fitted.log_prob(data), rtol=1e-5)
 
 
 @pytest.mark.parametrize("fitted", FAMILIES, ids=IDS, indirect=True)
 def test_log_prob_one_finite_value_per_item(fitted: Any) -> None:
-    data = DATA[fitted.modality]
+    data = _data(fitted.modality, fitted.family)
     if not fitted.supports_log_prob:
         with pytest.raises(UnsupportedOperation, match="log_prob"):
             fitted.log_prob(data)

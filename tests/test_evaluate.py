@@ -304,6 +304,35 @@ def test_rebalanced_sample_restores_group_and_target_shares(train) -> None:
         rebalanced_sample(model, 10, "sex", {"X": 1.0})
 
 
+def test_the_fix_the_report_prints_runs_as_printed(train, test, tmp_path) -> None:
+    import html as html_lib
+
+    import genlab
+
+    model = genlab.GaussianCopula(seed=0).fit(train)
+    result = evaluate(train=train, test=test, synthetic=model.sample(400, seed=1),
+                      target="income", sensitive=["sex"], report=tmp_path / "r.html")
+    fix = result.scores["bias"]["fix"]
+    page = html_lib.unescape((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert fix in page
+    call = re.search(r"genlab\.evaluate\.rebalanced_sample\(.*?\)(?= draws)", fix)
+    assert call, fix
+    # The printed names: the fitted model, the number of rows, the real training table.
+    rows = eval(call.group(0), {"genlab": genlab, "model": model, "n": 200, "train": train})
+    assert len(rows) == 200 and list(rows.columns) == list(train.columns)
+    want = train.groupby(["sex", "income"]).size() / len(train) * 200
+    assert (rows.groupby(["sex", "income"]).size() - want).abs().max() <= 1
+
+
+def test_report_module_does_not_import_the_suite() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, genlab.report.evaluation; "
+            "assert not any(m.startswith('genlab.evaluate') for m in sys.modules), 'cycle'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 # --- command line ---------------------------------------------------------------------------
 
 

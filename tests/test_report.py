@@ -302,15 +302,36 @@ def test_wide_table_caps_association_matrix(tmp_path: Path, monkeypatch) -> None
     assert text.count("<img") == 45 + 3
 
 
-def test_kind_inference() -> None:
-    from genlab.report.tables import _infer_kind
+def test_kind_inference_is_the_codecs(tmp_path: Path) -> None:
+    from genlab.data.tabular import TabularCodec
+    from genlab.report.kinds import table_kinds
 
     s = pd.Series
-    assert _infer_kind(s([True, False])) == "boolean"
-    assert _infer_kind(s(pd.to_datetime(["2020-01-01", "2021-01-01"]))) == "datetime"
-    assert _infer_kind(s(np.arange(21.0))) == "continuous"
-    assert _infer_kind(s(np.arange(20))) == "categorical"
-    assert _infer_kind(s(["a", "b"])) == "categorical"
+    df = pd.DataFrame({
+        "flag": s([True, False] * 15),
+        "when": s(pd.date_range("2020-01-01", periods=30, freq="D")),
+        "text_when": s([f"2021-01-{d:02d}" for d in range(1, 31)]),
+        "x": s(np.linspace(0.0, 1.0, 30)),
+        "whole": s(np.arange(30.0)),
+        "few": s(np.arange(30) % 5),
+        "c": s(["a", "b", "c"] * 10),
+        "one": s(["k"] * 30),
+        "ident": s([f"id-{i}" for i in range(30)]),
+    })
+    with pytest.warns(UserWarning, match="identifier"):
+        fitted = TabularCodec.fit(df).kinds
+    assert table_kinds(df) == fitted
+    assert fitted == {"flag": "boolean", "when": "datetime", "text_when": "datetime",
+                      "x": "continuous", "whole": "integer", "few": "categorical",
+                      "c": "categorical", "one": "constant", "ident": "id"}
+    assert table_kinds(df, {"few": "integer"})["few"] == "integer"
+    # The codec refuses a column without values; the report reads it by its dtype.
+    assert table_kinds(pd.DataFrame({"empty": [np.nan] * 4}))["empty"] == "continuous"
+    # A table reported without kinds shows the kinds `fit` gives.
+    out = build_report(df, df, tmp_path / "r.html")
+    shown = re.findall(r'<tr data-column="([^"]+)"><td>[^<]*</td><td>([^<]*)</td>',
+                       out.read_text(encoding="utf-8"))
+    assert dict(shown) == fitted
 
 
 @pytest.mark.browser

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ import pandas as pd
 
 from genlab.data.readers import TableSource, read_table
 from genlab.errors import DataError, ParameterError
+from genlab.report.kinds import NUMERIC_KINDS, table_kinds
 
 __all__ = [
     "CATEGORICAL",
@@ -66,18 +68,33 @@ def _read(source: object, name: str) -> pd.DataFrame:
 
 
 def column_kinds(df: pd.DataFrame) -> dict[str, str]:
-    """Numeric and datetime columns are "numerical", everything else "categorical".
+    """Columns the tabular codec reads as numbers or dates are "numerical", the rest
+    (categorical, boolean, constant and id columns) "categorical".
 
-    This is the split SDMetrics' reports are given in genlab's benchmarks, so the scores that
-    mirror SDMetrics see the same kinds.
+    The kinds are `TabularCodec.fit`'s (`genlab.report.kinds.table_kinds`), so a table is
+    evaluated as a model fitted on it sees it; SDMetrics' reports are given the same split.
     """
-    kinds = {}
-    for c in df.columns:
-        dtype = df[c].dtype
-        is_num = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-        is_num = is_num or pd.api.types.is_datetime64_any_dtype(dtype)
-        kinds[c] = NUMERICAL if is_num else CATEGORICAL
-    return kinds
+    return {c: NUMERICAL if k in NUMERIC_KINDS else CATEGORICAL
+            for c, k in table_kinds(df).items()}
+
+
+def _parse_text_dates(frames: dict[str, pd.DataFrame], kinds: dict[str, str]) -> None:
+    # A text column the codec reads as dates is compared as dates, in every table.
+    train = frames["train"]
+    text_dates = [
+        c for c in train.columns
+        if kinds[c] == NUMERICAL and not pd.api.types.is_numeric_dtype(train[c].dtype)
+        and not pd.api.types.is_datetime64_any_dtype(train[c].dtype)
+    ]
+    if not text_dates:
+        return
+    for name, df in frames.items():
+        df = df.copy()  # the caller's DataFrame stays as it was
+        for c in text_dates:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pandas' format-guessing warnings
+                df[c] = pd.to_datetime(df[c], errors="coerce")
+        frames[name] = df
 
 
 def load_tables(
@@ -131,10 +148,9 @@ def load_tables(
             )
     if len(set(sensitive)) != len(sensitive):
         raise ParameterError(f"sensitive columns are repeated: {sensitive}")
-    return Tables(
-        frames["train"], frames["test"], frames["synthetic"],
-        column_kinds(frames["train"]), target, sensitive,
-    )
+    kinds = column_kinds(frames["train"])
+    _parse_text_dates(frames, kinds)
+    return Tables(frames["train"], frames["test"], frames["synthetic"], kinds, target, sensitive)
 
 
 def numeric(s: pd.Series) -> np.ndarray:

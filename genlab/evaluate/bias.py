@@ -152,6 +152,16 @@ def bias_scores(
             "fix": _fix(sensitive, target)}
 
 
+def _reference_shares(reference: TableSource, cols: list[str]) -> dict[Any, float]:
+    # Row counts of each group (a label, or a tuple of labels for several columns).
+    df = read_table(reference)
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ParameterError(f"reference table has no column(s) {missing}")
+    counts = pd.DataFrame({c: labels(df[c]) for c in cols}).dropna().value_counts()
+    return {k if len(cols) > 1 else k[0]: float(v) for k, v in counts.items()}
+
+
 def rebalanced_sample(
     model: Any,
     n: int,
@@ -196,13 +206,7 @@ def rebalanced_sample(
         j = model.schema_.categorical_index(c)  # raises a clear error for a wrong column
         known.append({str(v): v for v in (model.schema_.categorical[j].categories or [])})
     if shares is None and reference is not None:
-        df = read_table(reference)
-        missing = [c for c in cols if c not in df.columns]
-        if missing:
-            raise ParameterError(f"reference table has no column(s) {missing}")
-        keys = pd.DataFrame({c: labels(df[c]) for c in cols}).dropna()
-        counts = keys.value_counts()
-        shares = {k if len(cols) > 1 else k[0]: float(v) for k, v in counts.items()}
+        shares = _reference_shares(reference, cols)
     elif shares is None:
         if len(cols) > 1:
             raise ParameterError("give shares or a reference table to balance several columns")

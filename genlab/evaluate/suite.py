@@ -18,7 +18,8 @@ from genlab._progress import task as progress_task
 from genlab._version import __version__
 from genlab.data.readers import TableSource
 from genlab.errors import ParameterError
-from genlab.evaluate._common import Tables, labels, load_tables, subsample
+from genlab.evaluate._common import CATEGORICAL, Tables, labels, load_tables, numeric, subsample
+from genlab.report.evaluation import ColumnFigure, EvaluationData, write_report
 
 if TYPE_CHECKING:
     from genlab.evaluate.fidelity import FidelityDetails
@@ -71,9 +72,36 @@ class EvaluationResult:
         """Write the self-contained HTML report (summary cards, sections, plots)."""
         if self._details is None:
             raise ParameterError("this result holds scores only (no tables); re-run evaluate()")
-        from genlab.report.evaluation import write_report
+        return write_report(self.scores, _report_data(self._details), path, title=title)
 
-        return write_report(self.scores, self._details, path, title=title)
+
+def _column_figure(name: str, kind: str, real: pd.Series, synth: pd.Series) -> ColumnFigure:
+    if kind == CATEGORICAL:
+        lr, ls = labels(real), labels(synth)
+        return ColumnFigure(
+            name, categorical=True,
+            real_counts=pd.Series(lr[pd.notna(lr)]).value_counts().to_dict(),
+            synth_counts=pd.Series(ls[pd.notna(ls)]).value_counts().to_dict(),
+            real_missing=int(pd.isna(lr).sum()), synth_missing=int(pd.isna(ls).sum()),
+        )
+    a, b = numeric(real), numeric(synth)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    both = np.concatenate([a, b])
+    return ColumnFigure(
+        name, categorical=False, real_values=a, synth_values=b,
+        integer=bool(both.size) and bool(np.all(both == np.round(both))),
+        datetime=pd.api.types.is_datetime64_any_dtype(real.dtype),
+    )
+
+
+def _report_data(details: _Details) -> EvaluationData:
+    """What the HTML report draws, from the tables and arrays an evaluation keeps."""
+    t, fd = details.tables, details.fidelity
+    real = subsample(t.train, PLOT_ROWS, 0)
+    synth = subsample(t.synthetic, PLOT_ROWS, 1)
+    columns = [_column_figure(str(c), t.kinds[c], real[c], synth[c]) for c in t.train.columns]
+    return EvaluationData(columns, list(fd.columns), fd.real_matrix, fd.synth_matrix,
+                          details.projection, details.distances)
 
 
 def quality_verdict(quality: float | None, detection_auc: float | None) -> tuple[str, str]:
@@ -138,6 +166,57 @@ def _summary(s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _positive_class(t: Tables, utility: dict[str, Any], task_name: str) -> str | None:
+    # The class whose rate the bias section compares: utility's, else the rarest one.
+    positive = utility.get("positive_class")
+    if task_name == "classification" and positive is None:
+        counts = pd.Series(labels(t.train[t.target])).value_counts()
+        positive = str(counts.index[-1]) if len(counts) else None
+    return positive
+
+
+def _run(t: Tables, seed: int) -> tuple[dict[str, Any], dict[str, float], _Details]:
+    """The four families of scores (and the projection), timed, with a progress bar."""
+    # scikit-learn loads here, not on `import genlab`.
+    from genlab.evaluate.bias import bias_scores
+    from genlab.evaluate.fidelity import fidelity_scores
+    from genlab.evaluate.privacy import privacy_scores
+    from genlab.evaluate.utility import task_kind, utility_scores
+
+    seconds: dict[str, float] = {}
+    scores: dict[str, Any] = {}
+    with progress_task("evaluating", 5) as advance:
+        start = time.perf_counter()
+        scores["fidelity"], fid_details = fidelity_scores(t.train, t.synthetic, t.kinds, seed)
+        seconds["fidelity"] = time.perf_counter() - start
+        advance(stage="fidelity")
+
+        start = time.perf_counter()
+        task_name = positive = None
+        scores["utility"] = None
+        if t.target is not None:
+            task_name = task_kind(t.train[t.target], t.kinds[t.target])
+            scores["utility"] = utility_scores(t.train, t.test, t.synthetic, t.target, t.kinds,
+                                               seed)
+            positive = _positive_class(t, scores["utility"], task_name)
+        seconds["utility"] = time.perf_counter() - start
+        advance(stage="utility")
+
+        start = time.perf_counter()
+        scores["privacy"], distances = privacy_scores(t.train, t.test, t.synthetic, t.kinds, seed)
+        seconds["privacy"] = time.perf_counter() - start
+        advance(stage="privacy")
+
+        start = time.perf_counter()
+        scores["bias"] = bias_scores(t.train, t.synthetic, t.sensitive, t.kinds, t.target,
+                                     task_name, positive)
+        seconds["bias"] = time.perf_counter() - start
+        advance(stage="bias")
+        projection = _projection(t, seed)
+        advance(stage="projection")
+    return scores, seconds, _Details(t, fid_details, distances, projection)
+
+
 def evaluate(
     *,
     train: TableSource,
@@ -173,47 +252,9 @@ def evaluate(
         raise ParameterError(f"seed must be an integer, got {seed!r}")
     if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
         raise ParameterError(f"n_threads must be a positive integer or None, got {n_threads!r}")
-    # scikit-learn loads here, not on `import genlab`.
-    from genlab.evaluate.bias import bias_scores
-    from genlab.evaluate.fidelity import fidelity_scores
-    from genlab.evaluate.privacy import privacy_scores
-    from genlab.evaluate.utility import task_kind, utility_scores
-
     t = load_tables(train, test, synthetic, target, sensitive)
-    seconds: dict[str, float] = {}
-    scores: dict[str, Any] = {}
-    with threadpool_limits(n_threads), progress_task("evaluating", 5) as advance:
-        start = time.perf_counter()
-        scores["fidelity"], fid_details = fidelity_scores(t.train, t.synthetic, t.kinds, seed)
-        seconds["fidelity"] = time.perf_counter() - start
-        advance(stage="fidelity")
-
-        start = time.perf_counter()
-        task_name = positive = None
-        scores["utility"] = None
-        if t.target is not None:
-            task_name = task_kind(t.train[t.target], t.kinds[t.target])
-            scores["utility"] = utility_scores(t.train, t.test, t.synthetic, t.target, t.kinds,
-                                               seed)
-            positive = scores["utility"].get("positive_class")
-            if task_name == "classification" and positive is None:
-                counts = pd.Series(labels(t.train[t.target])).value_counts()
-                positive = str(counts.index[-1]) if len(counts) else None
-        seconds["utility"] = time.perf_counter() - start
-        advance(stage="utility")
-
-        start = time.perf_counter()
-        scores["privacy"], distances = privacy_scores(t.train, t.test, t.synthetic, t.kinds, seed)
-        seconds["privacy"] = time.perf_counter() - start
-        advance(stage="privacy")
-
-        start = time.perf_counter()
-        scores["bias"] = bias_scores(t.train, t.synthetic, t.sensitive, t.kinds, t.target,
-                                     task_name, positive)
-        seconds["bias"] = time.perf_counter() - start
-        advance(stage="bias")
-        projection = _projection(t, seed)
-        advance(stage="projection")
+    with threadpool_limits(n_threads):
+        scores, seconds, details = _run(t, seed)
     scores["summary"] = _summary(scores)
     scores["meta"] = {
         "genlab_version": __version__,
@@ -228,7 +269,7 @@ def evaluate(
     ordered = _plain(
         {k: scores[k] for k in ("summary", "fidelity", "utility", "privacy", "bias", "meta")}
     )
-    result = EvaluationResult(ordered, _Details(t, fid_details, distances, projection))
+    result = EvaluationResult(ordered, details)
     if report is not None:
         start = time.perf_counter()
         result.to_html(report)

@@ -17,6 +17,7 @@ hooks with its codec; its families fill only the tensor hooks below that.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import time
 from collections.abc import Iterator
@@ -112,6 +113,7 @@ class Model(Estimator):
         """Fit to `data` (a path or in-memory data of the modality); `conditions` names what
         to condition on (columns, `label`, molecule properties). Returns self."""
         self._validate_params()
+        self._check_fit_options(options)
         names = [conditions] if isinstance(conditions, str) else list(conditions or [])
         self.seed_ = self.seed if self.seed is not None else draw_seed()  # type: ignore[attr-defined]
         rng = np.random.default_rng(self.seed_)
@@ -125,6 +127,16 @@ class Model(Estimator):
         self.fingerprint_ = str(fingerprint)
         self.created_at_ = now()
         return self
+
+    def _check_fit_options(self, options: dict[str, Any]) -> None:
+        accepted = [p.name for p in inspect.signature(self._fit).parameters.values()
+                    if p.kind == p.KEYWORD_ONLY or (p.default is not p.empty
+                                                    and p.name not in ("conditions", "rng"))]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ParameterError(
+                f"{type(self).__name__}.fit takes no option(s) {unknown}; its options: "
+                f"{', '.join(accepted) or 'none'}")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "fit_seconds_"):

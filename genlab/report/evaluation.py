@@ -1,36 +1,36 @@
-"""The evaluation report: one self-contained HTML page, summary cards first, then sections.
+"""The evaluation report: summary cards first, then one section per family of scores.
 
-Plots are matplotlib `Figure` objects rendered to base64 PNG data URIs (no pyplot, no network,
-no JavaScript); every user-supplied string goes through `html.escape`.
+`write_report(scores, data, path)` takes the JSON scores and an `EvaluationData` (the arrays
+the plots need) and hands the sections to the one page shell; plots are PNG data URIs (no
+pyplot, no network, no JavaScript) and every user-supplied string goes through `esc`. Nothing
+here imports `genlab.evaluate`, which imports this module.
 """
 
 from __future__ import annotations
 
-import html
 import math
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
 
-from genlab._atomic import atomic_path
-from genlab.evaluate._common import CATEGORICAL, labels, numeric, subsample
 from genlab.report import plots
-from genlab.report.html import BASE_CSS
+from genlab.report.evaluation_figures import (
+    ColumnFigure,
+    EvaluationData,
+    bars,
+    column_figure,
+    dcr_histogram,
+    projection_scatter,
+)
+from genlab.report.shell import esc, write_page
 
-if TYPE_CHECKING:
-    from genlab.evaluate.suite import _Details
+__all__ = ["ColumnFigure", "EvaluationData", "write_report"]
 
-__all__ = ["write_report"]
-
-REAL, SYNTH, HOLDOUT = plots.REAL_COLOR, plots.SYNTH_COLOR, "#2ca02c"
-PLOT_ROWS = 20_000
-# the generic report's page style, plus what only the evaluation report draws
-_CSS = BASE_CSS + """
+# what only the evaluation report draws, on top of the shell's page style
+_CSS = """
 h3{margin:1.2rem 0 .5rem;font-size:1rem}
 table{margin:.3rem 0 .8rem}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:.8rem}
@@ -48,10 +48,6 @@ _TONE = {"good": "good", "low risk": "good", "no flags": "good", "fair": "fair",
          "moderate risk": "fair", "poor": "poor", "high risk": "poor"}
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _num(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
@@ -60,13 +56,9 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-def _figure(width: float = 4.0, height: float = 2.8) -> Figure:
-    return Figure(figsize=(width, height), dpi=plots.DPI, layout="constrained")
-
-
 def _img(uri: str, alt: str, caption: str) -> str:
-    return (f'<figure><img src="{uri}" alt="{_e(alt)}" loading="eager">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (f'<figure><img src="{uri}" alt="{esc(alt)}" loading="eager">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
 def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
@@ -84,9 +76,10 @@ def _card(ident: str, label: str, card: dict[str, Any], shown: str) -> str:
                      card["verdict"].endswith("flag") else "")
     value = card["value"]
     attr = "" if value is None else repr(float(value))
-    return (f'<div class="card {tone}" id="{ident}"><span class="label">{_e(label)}</span>'
-            f'<span class="value" data-value="{attr}">{_e(shown)}</span>'
-            f'<span class="verdict">{_e(card["verdict"])}</span><p>{_e(card["meaning"])}</p></div>')
+    return (f'<div class="card {tone}" id="{ident}"><span class="label">{esc(label)}</span>'
+            f'<span class="value" data-value="{attr}">{esc(shown)}</span>'
+            f'<span class="verdict">{esc(card["verdict"])}</span>'
+            f'<p>{esc(card["meaning"])}</p></div>')
 
 
 def _summary(s: dict[str, Any]) -> str:
@@ -103,42 +96,9 @@ def _summary(s: dict[str, Any]) -> str:
            "</section>"
 
 
-def _column_plot(name: str, kind: str, real: pd.Series, synth: pd.Series, score: Any) -> str:
-    caption = f"{name} · similarity {_num(score)}"
-    if kind == CATEGORICAL:
-        lr, ls = labels(real), labels(synth)
-        cr = pd.Series(lr[pd.notna(lr)]).value_counts().to_dict()
-        cs = pd.Series(ls[pd.notna(ls)]).value_counts().to_dict()
-        names, rp, sp = plots.category_shares(cr, cs, int(pd.isna(lr).sum()),
-                                              int(pd.isna(ls).sum()))
-        uri = plots.category_bars(names, rp, sp, title=name)
-        return _img(uri, f"Category shares of {name}: real vs synthetic", caption)
-    a, b = numeric(real), numeric(synth)
-    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-    both = np.concatenate([a, b])
-    is_int = bool(both.size) and bool(np.all(both == np.round(both)))
-    is_date = pd.api.types.is_datetime64_any_dtype(real.dtype)
-    uri = plots.numeric_histogram(a, b, title=name, integer=is_int, datetime=is_date)
-    return _img(uri, f"Histogram of {name}: real vs synthetic", caption)
-
-
-def _scatter(real: np.ndarray, synth: np.ndarray) -> str:
-    fig = _figure(5.0, 4.0)
-    ax = fig.add_subplot()
-    ax.scatter(real[:, 0], real[:, 1], s=4, alpha=0.35, color=REAL, label="real", lw=0)
-    ax.scatter(synth[:, 0], synth[:, 1], s=4, alpha=0.35, color=SYNTH, label="synthetic", lw=0)
-    ax.set_xlabel("component 1", fontsize=8)
-    ax.set_ylabel("component 2", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, markerscale=3, frameon=False)
-    return plots.figure_to_data_uri(fig)
-
-
-def _fidelity(s: dict[str, Any], d: _Details) -> str:
-    f = s["fidelity"]
-    t = d.tables
+def _key_scores(f: dict[str, Any]) -> list[list[str]]:
     det = f["detection"]
-    key = [
+    return [
         ["Overall quality (mean of the next two)", "\0" + _num(f["quality"])],
         ["Column shapes (KSComplement / TVComplement)", "\0" + _num(f["column_shapes"])],
         [f"Column pair trends, all {f['n_pairs']} pairs", "\0" + _num(f["column_pair_trends"])],
@@ -149,20 +109,28 @@ def _fidelity(s: dict[str, Any], d: _Details) -> str:
         [f"Detection ROC AUC (real vs synthetic, {det['rows_each']:,} rows each; 0.5 ideal)",
          "\0" + _num(det["auc"])],
     ]
-    rows = [[_e(c), _e(v["kind"]), _e(v["metric"]), "\0" + _num(v["shape"]),
+
+
+def _column_img(col: ColumnFigure, score: Any) -> str:
+    what = "Category shares" if col.categorical else "Histogram"
+    return _img(column_figure(col), f"{what} of {col.name}: real vs synthetic",
+                f"{col.name} · similarity {_num(score)}")
+
+
+def _fidelity(s: dict[str, Any], d: EvaluationData) -> str:
+    f = s["fidelity"]
+    key = _key_scores(f)
+    rows = [[esc(c), esc(v["kind"]), esc(v["metric"]), "\0" + _num(v["shape"]),
              "\0" + _num(v["coverage"]), "\0" + _pct(v["missing_real"]),
              "\0" + _pct(v["missing_synthetic"])] for c, v in f["columns"].items()]
-    real = subsample(t.train, PLOT_ROWS, 0)
-    synth = subsample(t.synthetic, PLOT_ROWS, 1)
-    figs = "".join(_column_plot(str(c), t.kinds[c], real[c], synth[c],
-                                f["columns"][str(c)]["shape"]) for c in t.train.columns)
-    fd = d.fidelity
-    diff = np.abs(fd.real_matrix - fd.synth_matrix)
-    mats = [("real", fd.real_matrix, {}), ("synthetic", fd.synth_matrix, {}),
+    figs = "".join(_column_img(col, f["columns"][col.name]["shape"]) for col in d.columns)
+    diff = np.abs(d.real_matrix - d.synth_matrix)
+    mats = [("real", d.real_matrix, {}), ("synthetic", d.synth_matrix, {}),
             ("|real − synthetic|", diff, {"vmin": 0.0, "vmax": 1.0, "cmap": "Reds"})]
-    heat = "".join(_img(plots.association_heatmap(m, fd.columns, title=name, **kw),
+    names = list(d.association_columns)
+    heat = "".join(_img(plots.association_heatmap(m, names, title=name, **kw),
                         f"Association matrix: {name}", name) for name, m, kw in mats)
-    proj = _img(_scatter(*d.projection), "2-D projection of real and synthetic rows",
+    proj = _img(projection_scatter(*d.projection), "2-D projection of real and synthetic rows",
                 "first two principal components of the real rows (standardised numerics, "
                 "one-hot categories)")
     return (
@@ -183,70 +151,36 @@ def _fidelity(s: dict[str, Any], d: _Details) -> str:
     )
 
 
-def _bars(names: list[str], series: dict[str, list[float]], xlabel: str, title: str) -> str:
-    n = len(names)
-    fig = _figure(4.6, max(2.6, 0.9 + 0.28 * n))
-    ax = fig.add_subplot()
-    h = 0.8 / max(len(series), 1)
-    colors = [REAL, SYNTH, HOLDOUT]
-    for k, (label, vals) in enumerate(series.items()):
-        y = np.arange(n) + (k - (len(series) - 1) / 2) * h
-        v = np.array([np.nan if x is None else x for x in vals], dtype=float)
-        ax.barh(y, np.nan_to_num(v), height=h, color=colors[k % 3], alpha=0.85, label=label)
-    ax.set_yticks(np.arange(n), [str(x)[:22] for x in names], fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel(xlabel, fontsize=8)
-    ax.set_title(title[:40], fontsize=9, loc="left")
-    ax.tick_params(axis="x", labelsize=7)
-    fig.legend(loc="outside upper right", ncols=2, fontsize=7, frameon=False)
-    return plots.figure_to_data_uri(fig)
-
-
 def _utility(s: dict[str, Any]) -> str:
     u = s["utility"]
     if u is None or "models" not in u:
         why = "No target column was given." if u is None else u["meaning"]
-        return f'<section id="utility"><h2>Utility</h2><p class="note">{_e(why)}</p></section>'
+        return f'<section id="utility"><h2>Utility</h2><p class="note">{esc(why)}</p></section>'
     rows = []
     for model, m in u["models"].items():
         for metric in m["real"]:
-            rows.append([_e(model.replace("_", " ")), _e(metric), "\0" + _num(m["real"][metric]),
+            rows.append([esc(model.replace("_", " ")), esc(metric), "\0" + _num(m["real"][metric]),
                          "\0" + _num(m["synthetic"][metric]), "\0" + _num(m["gap"][metric])])
     imp = u["importance"]
     feats = sorted(imp["real"], key=lambda c: -imp["real"][c])
-    chart = _img(_bars(feats, {"trained on real": [imp["real"][c] for c in feats],
+    chart = _img(bars(feats, {"trained on real": [imp["real"][c] for c in feats],
                                "trained on synthetic": [imp["synthetic"][c] for c in feats]},
                        "permutation importance", "Feature importance"),
                  "Permutation feature importances", "gradient boosting, on hold-out rows")
     pos = f", positive class {u['positive_class']!r}" if u.get("positive_class") else ""
     return (
         '<section id="utility"><h2>Utility</h2>'
-        f'<p>Target {_e(u["target"])!s} ({_e(u["task"])}{_e(pos)}). Each model is trained on real '
-        "training rows (TRTR) and on synthetic rows (TSTR) and scored on the hold-out rows. "
-        f"Gap in {_e(u['primary_metric'])}: <b>{_num(u['gap'])}</b> ({_e(u['verdict'])}: "
-        f"{_e(u['meaning'])}). Rank agreement of feature importances (Spearman): "
+        f'<p>Target {esc(u["target"])!s} ({esc(u["task"])}{esc(pos)}). Each model is trained on '
+        "real training rows (TRTR) and on synthetic rows (TSTR) and scored on the hold-out rows. "
+        f"Gap in {esc(u['primary_metric'])}: <b>{_num(u['gap'])}</b> ({esc(u['verdict'])}: "
+        f"{esc(u['meaning'])}). Rank agreement of feature importances (Spearman): "
         f"<b>{_num(u['importance_rank_agreement'])}</b>.</p>"
         + _table(["Model", "Metric", "Train real", "Train synthetic", "Gap"], rows, "utility")
         + f'<div class="row">{chart}</div></section>'
     )
 
 
-def _dcr_plot(d: dict[str, np.ndarray]) -> str:
-    fig = _figure(5.0, 3.0)
-    ax = fig.add_subplot()
-    a, b = d["dcr_synthetic"], d["dcr_holdout"]
-    top = float(np.quantile(np.concatenate([a, b]), 0.99)) or 1.0
-    edges = np.linspace(0.0, top, 41)
-    ax.hist(np.clip(a, 0, top), bins=edges, alpha=0.5, color=SYNTH, label="synthetic → train")
-    ax.hist(np.clip(b, 0, top), bins=edges, alpha=0.5, color=HOLDOUT, label="hold-out → train")
-    ax.set_xlabel("distance to closest training row", fontsize=8)
-    ax.set_ylabel("rows", fontsize=8)
-    ax.tick_params(labelsize=7)
-    fig.legend(loc="outside upper right", ncols=2, fontsize=7, frameon=False)
-    return plots.figure_to_data_uri(fig)
-
-
-def _privacy(s: dict[str, Any], d: _Details) -> str:
+def _privacy(s: dict[str, Any], d: EvaluationData) -> str:
     p = s["privacy"]
     rows = [
         ["Median distance to closest record (DCR), synthetic → train",
@@ -270,12 +204,12 @@ def _privacy(s: dict[str, Any], d: _Details) -> str:
          "0.5: an attacker cannot tell training rows from others by their distance to the "
          "synthetic rows (safe); above 0.6: membership leaks (do not release)"],
     ]
-    body = [[_e(a), b, _e(c)] for a, b, c in rows]
-    plot = _img(_dcr_plot(d.distances), "Distance-to-closest-record histograms",
+    body = [[esc(a), b, esc(c)] for a, b, c in rows]
+    plot = _img(dcr_histogram(d.distances), "Distance-to-closest-record histograms",
                 "synthetic rows should not sit closer to training rows than hold-out rows do")
     return (
         '<section id="privacy"><h2>Privacy</h2>'
-        f'<p>Verdict: <b>{_e(p["verdict"])}</b>: {_e(p["meaning"])}.</p>'
+        f'<p>Verdict: <b>{esc(p["verdict"])}</b>: {esc(p["meaning"])}.</p>'
         + _table(["Measure", "Value", "What it means for release"], body, "privacy")
         + f'<div class="row">{plot}</div></section>'
     )
@@ -288,63 +222,58 @@ def _bias(s: dict[str, Any]) -> str:
                 "</p></section>")
     parts = ['<section id="bias"><h2>Bias</h2>']
     if b["rate"]:
-        parts.append(f'<p class="note">Target rate: {_e(b["rate"])}. Demographic-parity gap: '
+        parts.append(f'<p class="note">Target rate: {esc(b["rate"])}. Demographic-parity gap: '
                      "largest minus smallest rate over groups with at least 30 real rows.</p>")
     for col, c in b["columns"].items():
         g = c["groups"]
         names = list(g)
-        rows = [[_e(k), "\0" + _pct(v["share_real"]), "\0" + _pct(v["share_synthetic"]),
+        rows = [[esc(k), "\0" + _pct(v["share_real"]), "\0" + _pct(v["share_synthetic"]),
                  "\0" + _num(v["rate_real"]), "\0" + _num(v["rate_synthetic"])]
                 for k, v in g.items()]
-        figs = _img(_bars(names, {"real": [g[k]["share_real"] for k in names],
+        figs = _img(bars(names, {"real": [g[k]["share_real"] for k in names],
                                   "synthetic": [g[k]["share_synthetic"] for k in names]},
                           "share of rows", f"{col}: group shares"),
                     f"Group shares of {col}", "share of rows per group")
         if b["rate"]:
-            figs += _img(_bars(names, {"real": [g[k]["rate_real"] for k in names],
+            figs += _img(bars(names, {"real": [g[k]["rate_real"] for k in names],
                                        "synthetic": [g[k]["rate_synthetic"] for k in names]},
                                "target rate", f"{col}: target rate"),
                          f"Target rate per group of {col}", "target rate per group")
         amp = {True: "yes, amplified", False: "no", None: "n/a"}[c["amplified"]]
         parts.append(
-            f"<h3>{_e(col)}</h3><p>Parity gap: real {_num(c['parity_gap_real'])}, synthetic "
+            f"<h3>{esc(col)}</h3><p>Parity gap: real {_num(c['parity_gap_real'])}, synthetic "
             f"{_num(c['parity_gap_synthetic'])}; amplified: <b>{amp}</b>.</p>"
             + _table(["Group", "Share (real)", "Share (synthetic)", "Rate (real)",
                       "Rate (synthetic)"], rows, "groups")
             + f'<div class="row">{figs}</div>')
-    flags = "".join(f"<li>{_e(f)}</li>" for f in b["flags"]) or "<li>none</li>"
+    flags = "".join(f"<li>{esc(f)}</li>" for f in b["flags"]) or "<li>none</li>"
     parts.append(f'<h3>Flags</h3><ul class="flags">{flags}</ul>'
-                 f"<p><b>Fix:</b> {_e(b['fix'])}.</p></section>")
+                 f"<p><b>Fix:</b> {esc(b['fix'])}.</p></section>")
     return "".join(parts)
+
+
+
+
+def _header(scores: dict[str, Any], title: str) -> str:
+    meta = scores["meta"]
+    rows = meta["rows"]
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    extra = (f" · target {esc(meta['target'])}" if meta["target"] else "") + (
+        f" · sensitive {esc(', '.join(meta['sensitive']))}" if meta["sensitive"] else "")
+    return (f"<header><h1>{esc(title)}</h1><p class=\"meta\">genlab "
+            f"{esc(meta['genlab_version'])} · created {esc(created)} · {rows['train']:,} train, "
+            f"{rows['test']:,} hold-out, {rows['synthetic']:,} synthetic rows{extra}</p></header>")
 
 
 def write_report(
     scores: dict[str, Any],
-    details: _Details,
+    data: EvaluationData,
     path: str | os.PathLike[str],
     *,
     title: str = "genlab evaluation",
 ) -> Path:
-    """Render the evaluation to one self-contained HTML file, written atomically."""
-    meta = scores["meta"]
-    rows = meta["rows"]
-    created = datetime.now(UTC).isoformat(timespec="seconds")
-    extra = (f" · target {_e(meta['target'])}" if meta["target"] else "") + (
-        f" · sensitive {_e(', '.join(meta['sensitive']))}" if meta["sensitive"] else "")
-    header = (f"<header><h1>{_e(title)}</h1><p class=\"meta\">genlab {_e(meta['genlab_version'])}"
-              f" · created {_e(created)} · {rows['train']:,} train, {rows['test']:,} hold-out, "
-              f"{rows['synthetic']:,} synthetic rows{extra}</p></header>")
-    body = "".join([header, _summary(scores), _fidelity(scores, details), _utility(scores),
-                    _privacy(scores, details), _bias(scores),
-                    f"<footer>Generated by genlab {_e(meta['genlab_version'])}.</footer>"])
-    document = (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head>"
-        f"<body><main>{body}</main></body></html>\n"
-    )
-    with atomic_path(path) as tmp:
-        tmp.write_text(document, encoding="utf-8")
-    return Path(path)
+    """Render the evaluation (its JSON `scores` and the arrays in `data`) to one
+    self-contained HTML file, written atomically; returns the path."""
+    fragments = [_header(scores, title), _summary(scores), _fidelity(scores, data),
+                 _utility(scores), _privacy(scores, data), _bias(scores)]
+    return write_page(path, title, fragments, css=_CSS)

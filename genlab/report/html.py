@@ -1,22 +1,29 @@
-"""HTML rendering of a report: one self-contained page, inline CSS, images as data URIs.
+"""The sections of the table report, as HTML fragments for the one page shell.
 
 Everything here turns precomputed values into markup; every user-supplied string goes through
-`html.escape`, except the fragments of `extra_sections`, which are inserted verbatim on purpose.
+`esc`, except the fragments of `extra_sections`, which are inserted verbatim on purpose. The
+doctype, style, footer and the write itself are `genlab.report.shell`'s.
 """
 
 from __future__ import annotations
 
-import html
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from genlab.report.shell import BASE_CSS
+from genlab.report.shell import BASE_CSS, esc, render_page, section, write_page
 
-__all__ = ["BASE_CSS", "ColumnRow", "PlotItem", "ReportContent", "render_document"]
-
-
-
+__all__ = [
+    "BASE_CSS",
+    "ColumnRow",
+    "PlotItem",
+    "ReportContent",
+    "render_document",
+    "report_fragments",
+    "write_document",
+]
 
 @dataclass(frozen=True)
 class ColumnRow:
@@ -61,10 +68,6 @@ class ReportContent:
     extra_sections: Sequence[tuple[str, str]] = ()
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _pct(x: float) -> str:
     return "—" if math.isnan(x) else f"{100 * x:.1f}%"
 
@@ -80,20 +83,20 @@ def _score_attr(x: float | None) -> str:
 
 def _img(item: PlotItem) -> str:
     return (
-        f'<figure><img src="{item.uri}" alt="{_e(item.alt)}" loading="eager">'
-        f"<figcaption>{_e(item.caption)}</figcaption></figure>"
+        f'<figure><img src="{item.uri}" alt="{esc(item.alt)}" loading="eager">'
+        f"<figcaption>{esc(item.caption)}</figcaption></figure>"
     )
 
 
 def _header(c: ReportContent) -> str:
     parts = [
-        f"<header><h1>{_e(c.title)}</h1>",
-        f'<p class="meta">genlab {_e(c.version)} · created <time datetime="{_e(c.created)}">'
-        f"{_e(c.created)}</time> · {c.n_real:,} real rows, {c.n_synth:,} synthetic rows</p>",
+        f"<header><h1>{esc(c.title)}</h1>",
+        f'<p class="meta">genlab {esc(c.version)} · created <time datetime="{esc(c.created)}">'
+        f"{esc(c.created)}</time> · {c.n_real:,} real rows, {c.n_synth:,} synthetic rows</p>",
     ]
     if c.model_info:
         body = "".join(
-            f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>'
+            f'<tr><th scope="row">{esc(k)}</th><td>{esc(v)}</td></tr>'
             for k, v in c.model_info.items()
         )
         parts.append(f'<table class="model-info"><caption hidden>Model</caption>{body}</table>')
@@ -104,7 +107,8 @@ def _header(c: ReportContent) -> str:
 def _score_card(ident: str, label: str, value: float | None, help_text: str) -> str:
     return (
         f'<div class="score"><span class="value" id="{ident}" data-value="{_score_attr(value)}">'
-        f'{_score_text(value)}</span><span class="label">{_e(label)}: {_e(help_text)}</span></div>'
+        f'{_score_text(value)}</span>'
+        f'<span class="label">{esc(label)}: {esc(help_text)}</span></div>'
     )
 
 
@@ -130,9 +134,9 @@ def _summary(c: ReportContent) -> str:
         "<th>Real</th><th>Synthetic</th><th>Similarity</th></tr>"
     )
     body = "".join(
-        f'<tr data-column="{_e(r.name)}"><td>{_e(r.name)}</td><td>{_e(r.kind)}</td>'
+        f'<tr data-column="{esc(r.name)}"><td>{esc(r.name)}</td><td>{esc(r.kind)}</td>'
         f'<td class="num">{_pct(r.missing_real)}</td><td class="num">{_pct(r.missing_synth)}</td>'
-        f"<td>{_e(r.real)}</td><td>{_e(r.synthetic)}</td>"
+        f"<td>{esc(r.real)}</td><td>{esc(r.synthetic)}</td>"
         f'<td class="num similarity" data-score="{_score_attr(r.score)}">'
         f"{_score_text(r.score)}</td></tr>"
         for r in c.rows
@@ -153,7 +157,7 @@ def _columns(c: ReportContent) -> str:
 
 
 def _associations(c: ReportContent) -> str:
-    note = f'<p class="note">{_e(c.association_note)}</p>' if c.association_note else ""
+    note = f'<p class="note">{esc(c.association_note)}</p>' if c.association_note else ""
     plots = "".join(_img(p) for p in c.association_plots)
     row = f'<div class="row">{plots}</div>' if plots else ""
     return f'<section id="associations"><h2>Column associations</h2>{note}{row}</section>'
@@ -163,36 +167,32 @@ def _training(c: ReportContent) -> str:
     if c.training_plot is None and not c.training_note:
         return ""
     inner = _img(c.training_plot) if c.training_plot is not None else ""
-    note = f'<p class="note">{_e(c.training_note)}</p>' if c.training_note else ""
+    note = f'<p class="note">{esc(c.training_note)}</p>' if c.training_note else ""
     return f'<section id="training"><h2>Training curves</h2>{note}{inner}</section>'
 
 
 def _extras(c: ReportContent) -> str:
-    return "".join(
-        f'<section class="extra"><h2>{_e(heading)}</h2>{fragment}</section>'
-        for heading, fragment in c.extra_sections
-    )
+    return "".join(section(heading, fragment, css_class="extra")
+                   for heading, fragment in c.extra_sections)
+
+
+def report_fragments(content: ReportContent) -> list[str]:
+    """The page's sections in order: header, summary, distributions, associations, ..."""
+    return [
+        _header(content),
+        _summary(content),
+        _columns(content),
+        _associations(content),
+        _training(content),
+        _extras(content),
+    ]
 
 
 def render_document(content: ReportContent) -> str:
-    """Render the whole report page as one HTML string."""
-    body = "".join(
-        [
-            _header(content),
-            _summary(content),
-            _columns(content),
-            _associations(content),
-            _training(content),
-            _extras(content),
-            f"<footer>Generated by genlab {_e(content.version)}.</footer>",
-        ]
-    )
-    # The empty data-URI icon stops browsers asking the file system for a favicon.
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>{_e(content.title)}</title><style>{BASE_CSS}</style></head>"
-        f"<body><main>{body}</main></body></html>\n"
-    )
+    """The whole report page as one HTML string (the shell around `report_fragments`)."""
+    return render_page(content.title, report_fragments(content))
+
+
+def write_document(content: ReportContent, path: str | os.PathLike[str]) -> Path:
+    """Write the report page atomically to `path`; returns the path."""
+    return write_page(path, content.title, report_fragments(content))

@@ -289,11 +289,11 @@ def draw_dag(names: Sequence[str], parents: Sequence[Sequence[int]], n_numeric: 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from genlab.report.plots import figure_to_data_uri
+    from genlab.report.plots import DPI, figure_to_data_uri
 
     layers = _layers(parents)
     widest = max((len(layer) for layer in layers), default=1)
-    fig = Figure(figsize=(max(4.0, 1.9 * widest), 0.5 + 1.1 * max(len(layers), 1)), dpi=90)
+    fig = Figure(figsize=(max(4.0, 1.9 * widest), 0.5 + 1.1 * max(len(layers), 1)), dpi=DPI)
     canvas = FigureCanvasAgg(fig)
     ax = fig.add_axes((0.01, 0.01, 0.98, 0.98))
     ax.set_xlim(0, widest)
