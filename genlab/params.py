@@ -3,9 +3,11 @@
 A parameter spec is a tuple: `("int", low, high)`, `("float", low, high)` (a trailing `?`
 allows None), `("bool",)` or `("choice", options)`. Models of every modality keep their
 hyperparameters the scikit-learn way: keyword-only constructor arguments stored as given,
-validated at fit. Neural families also take every training setting of `TrainConfig` as a
-parameter, without restating it: they declare `trains = True` and only the defaults they
-change (`train_defaults`).
+validated at fit. Settings shared by many families are declared once and reach the constructor
+through `**shared`: every training setting of `TrainConfig` for neural families
+(`trains = True`), and the settings a modality's families all take (`modality_params`, e.g.
+a sequence model's `context`). A class lists only the defaults it changes
+(`train_defaults`), merged along its bases.
 """
 
 from __future__ import annotations
@@ -24,7 +26,11 @@ class Estimator:
 
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {"seed": ("int?", 0, 2**63 - 1)}
     trains: ClassVar[bool] = False  # True: the TrainConfig fields are parameters too
-    train_defaults: ClassVar[dict[str, Any]] = {}  # the training defaults this family changes
+    # parameters every family of a modality takes (name -> default), declared once there
+    modality_params: ClassVar[dict[str, Any]] = {}
+    # the defaults of shared settings (training, modality) this class changes; merged along
+    # the class hierarchy, so a family lists only what differs from its modality's base
+    train_defaults: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def _own_names(cls) -> list[str]:
@@ -32,9 +38,21 @@ class Estimator:
         return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
 
     @classmethod
+    def _shared_defaults(cls) -> dict[str, Any]:
+        """Defaults of the parameters that come through `**shared`, not the signature."""
+        out: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            out.update(vars(klass).get("modality_params", {}))
+        if cls.trains:
+            out.update(TrainConfig.defaults())
+        for klass in reversed(cls.__mro__):
+            out.update(vars(klass).get("train_defaults", {}))
+        return out
+
+    @classmethod
     def _param_names(cls) -> list[str]:
         own = cls._own_names()
-        return own + [n for n in TrainConfig.names() if n not in own] if cls.trains else own
+        return own + [n for n in cls._shared_defaults() if n not in own]
 
     @classmethod
     def _default(cls, name: str) -> Any:
@@ -42,7 +60,7 @@ class Estimator:
         param = inspect.signature(cls.__init__).parameters.get(name)
         if param is not None and param.kind == param.KEYWORD_ONLY:
             return param.default
-        return cls.train_defaults.get(name, TrainConfig.defaults().get(name))
+        return cls._shared_defaults().get(name)
 
     @classmethod
     def _specs(cls) -> dict[str, ParamSpec]:
@@ -50,11 +68,11 @@ class Estimator:
             cls._parameter_constraints)
 
     def _init_params(self, values: dict[str, Any]) -> None:
-        """Store the constructor's arguments (call with `locals()`; training settings arrive
-        in `**train`), unvalidated as in scikit-learn. Lists become tuples: JSON (model
-        files, the command line) has no tuples, and a loaded model must compare and print
-        the same as the one saved."""
-        extra = dict(values.get("train") or {})
+        """Store the constructor's arguments (call with `locals()`; training and modality
+        settings arrive in `**shared`), unvalidated as in scikit-learn. Lists become tuples:
+        JSON (model files, the command line) has no tuples, and a loaded model must compare
+        and print the same as the one saved."""
+        extra = dict(values.get("shared") or {})
         names = self._param_names()
         unknown = sorted(set(extra) - set(names))
         if unknown:

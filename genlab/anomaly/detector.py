@@ -99,18 +99,12 @@ class AnomalyDetector(Estimator):
         seed: int | None = None,
     ) -> None:
         self.model = model
-        self.refit = refit
+        self._init_params(locals())
         self.context = tuple(context) if context else None
-        self.contamination = contamination
-        self.false_alarm_rate = false_alarm_rate
-        self.calibration_fraction = calibration_fraction
-        self.model_params = dict(model_params or {})
-        self.seed = seed
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        return ["model", "context", "contamination", "false_alarm_rate",
-                "calibration_fraction", "refit", "model_params", "seed"]
+        return ["model", *super()._param_names()]
 
     def __repr__(self) -> str:
         model = self.model if isinstance(self.model, str) else type(self.model).__name__
@@ -129,7 +123,7 @@ class AnomalyDetector(Estimator):
                 f"{family} has no likelihood, so it cannot score anomalies; use one of "
                 f"{', '.join(able)}"
             )
-        return make_model(family, "table", **{"seed": seed, **self.model_params}).fit(
+        return make_model(family, "table", **{"seed": seed, **(self.model_params or {})}).fit(
             data, kinds=kinds)
 
     def fit(self, normal_data: Data, *, kinds: dict[str, str] | None = None) -> AnomalyDetector:

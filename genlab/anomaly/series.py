@@ -75,17 +75,7 @@ class SeriesAnomalyDetector(Estimator):
         model_params: dict[str, Any] | None = None,
         seed: int | None = None,
     ) -> None:
-        self.span = span
-        self.contamination = contamination
-        self.false_alarm_rate = false_alarm_rate
-        self.calibration_fraction = calibration_fraction
-        self.model_params = dict(model_params or {})
-        self.seed = seed
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return ["span", "contamination", "false_alarm_rate", "calibration_fraction",
-                "model_params", "seed"]
+        self._init_params(locals())
 
     def fit(self, series: Any, *, time: str | None = None, value: str | None = None,
             model: SeriesModel | None = None) -> SeriesAnomalyDetector:
@@ -106,7 +96,7 @@ class SeriesAnomalyDetector(Estimator):
             fit_s = s
         if model is None:
             model = make_model("autoregressive", "series",
-                               **{"seed": self.seed, **self.model_params}).fit(fit_s)
+                               **{"seed": self.seed, **(self.model_params or {})}).fit(fit_s)
         elif not isinstance(model, SeriesModel):
             raise ParameterError(
                 f"model must be a fitted SeriesModel, got {type(model).__name__}; fit one with "

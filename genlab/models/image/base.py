@@ -73,6 +73,12 @@ class ImageModel(TorchModule, Model):
     modality: ClassVar[str] = "image"
     conditioning: ClassVar[str] = "class label (--condition label)"
     sample_options: ClassVar[dict[str, ParamSpec]] = {"batch_size": ("int", 1, 65536)}
+    modality_params: ClassVar[dict[str, Any]] = {"size": None}  # (height, width) to resize to
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 1000, "batch_size": 64, "lr": 1e-3, "weight_decay": 0.0, "optimizer": "adam",
+        "val_fraction": 0.05, "patience": 10, "grad_clip": 50.0, "max_minutes": 5.0,
+        "warmup_steps": 0,
+    }
     codec_: ImageCodec
 
     def _validate_params(self) -> None:

@@ -292,18 +292,7 @@ class ImageFlow(ImageModel):
         "temperature": ("float", 0.0, 10.0),
     }
 
-    train_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 1000,
-        "batch_size": 64,
-        "lr": 1e-3,
-        "weight_decay": 0.0,
-        "optimizer": "adam",
-        "val_fraction": 0.05,
-        "patience": 10,
-        "grad_clip": 50.0,
-        "max_minutes": 5.0,
-        "warmup_steps": 100,
-    }
+    train_defaults: ClassVar[dict[str, Any]] = {"warmup_steps": 100}
 
     def __init__(
         self,
@@ -312,9 +301,8 @@ class ImageFlow(ImageModel):
         steps: int = 8,
         hidden: int = 64,
         temperature: float = 1.0,
-        size: tuple[int, int] | None = None,
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

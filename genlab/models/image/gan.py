@@ -102,16 +102,10 @@ class ImageGAN(ImageModel):
     }
 
     train_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 1000,
-        "batch_size": 64,
         "lr": 2e-4,
-        "weight_decay": 0.0,
-        "optimizer": "adam",
         "val_fraction": 0.0,
         "patience": 1_000_000,
         "grad_clip": None,
-        "max_minutes": 5.0,
-        "warmup_steps": 0,
     }
 
     def __init__(
@@ -120,9 +114,8 @@ class ImageGAN(ImageModel):
         latent_dim: int = 64,
         width: int = 64,
         n_critic: int = 1,
-        size: tuple[int, int] | None = None,
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -153,17 +153,7 @@ class PixelCNN(ImageModel):
         "mixtures": ("int", 1, 64),
     }
 
-    train_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 1000,
-        "batch_size": 16,
-        "weight_decay": 0.0,
-        "optimizer": "adam",
-        "val_fraction": 0.05,
-        "patience": 10,
-        "grad_clip": 100.0,
-        "max_minutes": 5.0,
-        "warmup_steps": 0,
-    }
+    train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 16, "lr": 2e-3, "grad_clip": 100.0}
 
     def __init__(
         self,
@@ -172,9 +162,8 @@ class PixelCNN(ImageModel):
         layers: int = 5,
         kernel: int = 3,
         mixtures: int = 5,
-        size: tuple[int, int] | None = None,
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -108,28 +108,14 @@ class SuperResolution(ImageModel):
         "blocks": ("int", 0, 64),
     }
 
-    train_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 1000,
-        "batch_size": 64,
-        "lr": 1e-3,
-        "weight_decay": 0.0,
-        "optimizer": "adam",
-        "val_fraction": 0.05,
-        "patience": 10,
-        "grad_clip": 50.0,
-        "max_minutes": 5.0,
-        "warmup_steps": 0,
-    }
-
     def __init__(
         self,
         *,
         factor: int = 4,
         hidden: int = 64,
         blocks: int = 4,
-        size: tuple[int, int] | None = None,
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -139,15 +139,9 @@ class ImageVAE(ImageModel):
     }
 
     train_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 1000,
         "batch_size": 128,
-        "lr": 1e-3,
-        "weight_decay": 0.0,
-        "optimizer": "adam",
+        "val_fraction": 0.1,
         "patience": 20,
-        "grad_clip": 50.0,
-        "max_minutes": 5.0,
-        "warmup_steps": 0,
     }
 
     def __init__(
@@ -160,9 +154,8 @@ class ImageVAE(ImageModel):
         iwae_samples: int = 64,
         sample_noise: bool = False,
         temperature: float = 1.0,
-        size: tuple[int, int] | None = None,
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -50,7 +50,7 @@ from genlab.data.sequences.codecs import (
 from genlab.data.sequences.readers import items_fingerprint, read_sequences
 from genlab.errors import DataError, ParameterError
 from genlab.models.base import Conditions, Model
-from genlab.models.neural import TorchModule
+from genlab.models.neural import TorchModule, one_thread
 from genlab.models.sequence.data import condition_matrix, is_file, make_codec
 from genlab.models.sequence.grammar import SmilesGrammar
 from genlab.models.sequence.sampling import (
@@ -60,7 +60,6 @@ from genlab.models.sequence.sampling import (
     check_text_options,
     cond_for_sampling,
     condition_from_text,
-    one_thread,
 )
 from genlab.models.sequence.training import fit_autoregressive
 from genlab.nets.sequence import Stepper, generate, score_tokens
@@ -94,6 +93,17 @@ class SequenceModel(TorchModule, Model):
     modality: ClassVar[str] = "sequence"
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = COMMON_CONSTRAINTS
     sample_options: ClassVar[dict[str, ParamSpec]] = SAMPLE_OPTIONS
+    # what every sequence family takes besides its network's sizes (docstrings of the
+    # families); checked by COMMON_CONSTRAINTS
+    modality_params: ClassVar[dict[str, Any]] = {
+        "context": 256, "codec": "auto", "max_items": None, "segment_bars": 8,
+        "epoch_size": None, "sample_length": 500, "sample_bars": 8, "temperature": 1.0,
+        "top_k": None, "top_p": None, "grammar": True, "molecule_tokens": "smiles",
+    }
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 30, "batch_size": 64, "weight_decay": 0.0, "val_fraction": 0.05,
+        "patience": 5, "grad_clip": 1.0, "warmup_steps": 100,
+    }
     codec_: Codec
     meta_: dict[str, Any]
     net_: nn.Module

@@ -36,36 +36,14 @@ class LSTM(SequenceModel):
         "epoch_size": ("int?", 1, 10**9),
     }
 
-    train_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 30,
-        "batch_size": 64,
-        "weight_decay": 0.0,
-        "val_fraction": 0.05,
-        "patience": 5,
-        "grad_clip": 1.0,
-        "warmup_steps": 100,
-    }
-
     def __init__(
         self,
         *,
         layers: int = 2,
         hidden: int = 256,
         dropout: float = 0.0,
-        context: int = 256,
-        codec: str = "auto",
-        max_items: int | None = None,
-        segment_bars: int = 8,
-        epoch_size: int | None = None,
-        sample_length: int = 500,
-        sample_bars: int = 8,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        grammar: bool = True,
-        molecule_tokens: str = "smiles",
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -4,18 +4,16 @@ thread."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from genlab.errors import ParameterError
 from genlab.params import ParamSpec
 
 __all__ = ["MAX_TOKENS_PER_BAR", "SAMPLE_OPTIONS", "TEXT_KINDS", "cond_for_sampling",
-           "condition_from_text", "check_text_options", "one_thread"]
+           "condition_from_text", "check_text_options"]
 
 MAX_TOKENS_PER_BAR = 160  # a bar is closed after this many events; a chorale bar has ~60
 
@@ -109,19 +107,3 @@ def cond_for_sampling(names: Sequence[str], bank: np.ndarray | None, n: int,
     for j, v in points.items():
         rows[:, j] = v
     return rows
-
-
-@contextlib.contextmanager
-def one_thread(device: torch.device) -> Iterator[None]:
-    """Decode on one CPU thread, then restore the setting. One token at a time makes tiny
-    matrix products whose thread hand-offs cost more than they save: on a busy 2-core
-    machine a 6-layer model decoded 4.2 ms per token with 1 thread against 82 ms with 2."""
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

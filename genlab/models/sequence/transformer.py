@@ -72,15 +72,7 @@ class Transformer(SequenceModel):
         "bf16": ("bool",),
     }
 
-    train_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 30,
-        "batch_size": 64,
-        "weight_decay": 0.01,
-        "val_fraction": 0.05,
-        "patience": 5,
-        "grad_clip": 1.0,
-        "warmup_steps": 100,
-    }
+    train_defaults: ClassVar[dict[str, Any]] = {"weight_decay": 0.01}
 
     def __init__(
         self,
@@ -91,20 +83,8 @@ class Transformer(SequenceModel):
         dropout: float = 0.0,
         compile: bool = False,
         bf16: bool = False,
-        context: int = 256,
-        codec: str = "auto",
-        max_items: int | None = None,
-        segment_bars: int = 8,
-        epoch_size: int | None = None,
-        sample_length: int = 500,
-        sample_bars: int = 8,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        grammar: bool = True,
-        molecule_tokens: str = "smiles",
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -61,13 +61,10 @@ class SequenceVAE(SequenceModel):
     }
 
     train_defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 30,
         "batch_size": 128,
-        "weight_decay": 0.0,
-        "val_fraction": 0.05,
-        "patience": 5,
-        "grad_clip": 1.0,
-        "warmup_steps": 100,
+        "context": 512,
+        "segment_bars": 4,
+        "sample_bars": 4,
     }
 
     def __init__(
@@ -79,20 +76,8 @@ class SequenceVAE(SequenceModel):
         beta: float = 1.0,
         kl_warmup_steps: int = 2000,
         word_dropout: float = 0.2,
-        context: int = 512,
-        codec: str = "auto",
-        max_items: int | None = None,
-        segment_bars: int = 4,
-        epoch_size: int | None = None,
-        sample_length: int = 500,
-        sample_bars: int = 4,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        grammar: bool = True,
-        molecule_tokens: str = "smiles",
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -93,7 +93,7 @@ class SeriesModel(TorchModule, Model):
         hidden: int = 128,
         layers: int = 2,
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -12,6 +10,7 @@ import torch
 from scipy.special import ndtr
 
 from genlab.data.tabular import CATEGORICAL_KINDS, NUMERIC_KINDS, Encoded
+from genlab.models.neural import one_thread
 from genlab.models.table._ar_heads import ARNet, build_net, output_bias
 from genlab.models.table._marginal import (
     PiecewiseMarginal,
@@ -30,21 +29,6 @@ _U_EPS = 1e-12
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 _CHUNK = 65_536
 _REJECTION_BUDGET = 4_000_000  # proposals per sampling call before importance resampling
-
-
-@contextmanager
-def _one_thread(device: torch.device) -> Iterator[None]:
-    """Run torch on one CPU thread, then restore: at these matrix sizes intra-op threads cost
-    more than they save (on Adult, 2 threads fitted 8x slower than 1 on a busy 2-core box)."""
-    if device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Autoregressive(NeuralModel):
@@ -145,7 +129,7 @@ class Autoregressive(NeuralModel):
         components: int = 8,
         order: Literal["categorical_first", "data"] = "categorical_first",
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 
@@ -242,7 +226,7 @@ class Autoregressive(NeuralModel):
                 self.net_.training) else mid
             return -self._joint(codes, u, missing, lf)
 
-        with _one_thread(self.device_):
+        with one_thread(self.device_):
             self._train(loss_fn, tensors, rng)
 
     # -- log_prob -------------------------------------------------------------------------
@@ -252,7 +236,7 @@ class Autoregressive(NeuralModel):
         c = enc.c[:, [j for kind, j in self.meta_["columns"] if kind == "c"]]
         out = np.empty(enc.n)
         self.net_.eval()
-        with torch.no_grad(), _one_thread(self.device_):
+        with torch.no_grad(), one_thread(self.device_):
             for s in range(0, enc.n, _CHUNK):
                 rows = slice(s, s + _CHUNK)
                 out[rows] = self._joint(
@@ -338,7 +322,7 @@ class Autoregressive(NeuralModel):
         columns = self.meta_["columns"]
         position = {j: q for q, (kind, j) in enumerate(columns) if kind == "c"}
         self.net_.eval()
-        with _one_thread(self.device_):
+        with one_thread(self.device_):
             codes, z = self._sample_model_order(
                 n, {position[j]: v for j, v in conditions.items()}, rng)
         c = np.empty_like(codes)

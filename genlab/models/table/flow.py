@@ -127,7 +127,7 @@ class Flow(NeuralModel):
         embed: int = 32,
         coupling: bool = True,
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

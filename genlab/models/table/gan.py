@@ -170,7 +170,7 @@ class GAN(NeuralModel):
         gp_weight: float = 10.0,
         max_modes: int = 10,
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 

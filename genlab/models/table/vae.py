@@ -129,7 +129,7 @@ class VAE(LatentRows, NeuralModel):
         iwae_samples: int = 64,
         max_modes: int = 10,
         seed: int | None = None,
-        **train: Any,
+        **shared: Any,
     ) -> None:
         self._init_params(locals())
 
