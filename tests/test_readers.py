@@ -171,3 +171,18 @@ def test_failed_write_keeps_the_old_file(tmp_path, small, monkeypatch):
         write_table(small.head(2), target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_gzipped_csv_round_trip_and_one_suffix_list(tmp_path):
+    """`.csv.gz` is a table for every reader and writer (one TABLE_SUFFIXES list)."""
+    import gzip
+
+    from genlab.data.readers import TABLE_SUFFIXES, read_table, write_table
+    from genlab.data.sequences import readers as seq_readers
+
+    df = pd.DataFrame({"a": [1.5, 2.0, 3.25], "b": ["x", "y", "x"]})
+    path = write_table(df, tmp_path / "t.csv.gz")
+    with gzip.open(path, "rt") as f:  # really gzip, not parquet under a csv name
+        assert f.readline().strip() == "a,b"
+    pd.testing.assert_frame_equal(read_table(path), df)
+    assert seq_readers.TABLE_SUFFIXES is TABLE_SUFFIXES

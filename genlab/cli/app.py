@@ -149,9 +149,9 @@ def parameter_values(items: list[str], what: str = "--param") -> dict[str, Any]:
 
 def check_table_output(path: Path | None) -> None:
     """Refuse an output table path whose extension genlab cannot write, before any work."""
-    from genlab.data.readers import TABLE_SUFFIXES
+    from genlab.data.readers import TABLE_SUFFIXES, table_suffix
 
-    if path is not None and path.suffix.lower() not in TABLE_SUFFIXES:
+    if path is not None and table_suffix(path) not in TABLE_SUFFIXES:
         raise ParameterError(
             f"unsupported output extension {path.suffix or '(none)'!r} for {str(path)!r}; "
             f"use one of {', '.join(TABLE_SUFFIXES)}")

@@ -10,14 +10,20 @@ import pandas as pd
 from genlab._atomic import atomic_path
 from genlab.errors import DataError
 
-__all__ = ["TABLE_SUFFIXES", "TableSource", "read_table", "write_table"]
+__all__ = ["TABLE_SUFFIXES", "TableSource", "read_table", "table_suffix", "write_table"]
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")  # the one list every reader uses
 TableSource = str | os.PathLike[str] | pd.DataFrame
 
 
+def table_suffix(path: Path) -> str:
+    """The table extension of `path` (".csv.gz" counts as one), lower case, or its suffix."""
+    name = path.name.lower()
+    return ".csv.gz" if name.endswith(".csv.gz") else path.suffix.lower()
+
+
 def _suffix(path: Path) -> str:
-    suffix = path.suffix.lower()
+    suffix = table_suffix(path)
     if suffix not in TABLE_SUFFIXES:
         raise DataError(
             f"unsupported file extension {path.suffix or '(none)'!r} for {str(path)!r}; "
@@ -47,7 +53,7 @@ def read_table(source: TableSource) -> pd.DataFrame:
             raise DataError(f"file {str(path)!r} is empty; give a table with a header and rows")
         where = repr(str(path))
         try:
-            if suffix == ".csv":
+            if suffix in (".csv", ".csv.gz"):
                 df = pd.read_csv(path, encoding="utf-8", skipinitialspace=True)
                 # pandas renames a repeated header "a" to "a.1"; read it as written too
                 written = pd.read_csv(
@@ -82,8 +88,8 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     suffix = _suffix(target)
     with atomic_path(target) as tmp:
-        if suffix == ".csv":
-            df.to_csv(tmp, index=False)
+        if suffix in (".csv", ".csv.gz"):  # the temp name hides the extension: say it
+            df.to_csv(tmp, index=False, compression="gzip" if suffix == ".csv.gz" else None)
         else:
             df.to_parquet(tmp, index=False)
     return target

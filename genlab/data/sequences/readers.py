@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from genlab.data.readers import TABLE_SUFFIXES, table_suffix
 from genlab.data.sequences.codecs import Piece
 from genlab.errors import DataError, ParameterError
 
@@ -29,17 +30,12 @@ __all__ = [
 ]
 
 MUSIC_SUFFIXES = (".mid", ".midi", ".mxl", ".musicxml", ".xml")
-TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
-
-
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    return ".csv.gz" if name.endswith(".csv.gz") else path.suffix.lower()
+_suffix = table_suffix
 
 
 def _columns(path: Path) -> list[str]:
     try:
-        if _suffix(path) == ".parquet":
+        if _suffix(path) in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(path).names)
