@@ -64,3 +64,23 @@ def test_model_file_names_its_modality(tmp_path: pytest.TempPathFactory) -> None
                      load_tensors(weights))
     with pytest.raises(ModelFileError, match="holds a model of unknown kind 'hologram'; known:"):
         genlab.load(tmp_path / "h.genlab")
+
+
+def test_api_fit_detects_images_and_molecules_like_the_cli(tmp_path):
+    """`genlab.fit(path)` picks the modality `genlab fit` picks: .npz -> images, .smi -> a
+    molecule sequence model; the kind of data is the API's, not the CLI's."""
+    import genlab
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, images=(rng.random((12, 8, 8)) * 255).astype(np.uint8),
+             labels=np.arange(12) % 2)
+    m = genlab.fit(npz, "gan", epochs=1, batch_size=4, latent_dim=4, width=4, device="cpu",
+                   seed=0)
+    assert m.modality == "image" and m.sample(2, seed=0).shape == (2, 8, 8, 1)
+    smi = tmp_path / "mols.smi"
+    smi.write_text("CCO\nc1ccccc1\nCC(=O)O\nCCN\nCCCC\nOCC(O)CO\n" * 3)
+    mol = genlab.fit(smi, "lstm", epochs=1, hidden=8, layers=1, batch_size=8, device="cpu",
+                     seed=0)
+    assert mol.modality == "sequence" and mol.codec_.kind == "smiles"
+    assert len(mol.sample(3, seed=0)) == 3
