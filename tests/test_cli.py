@@ -125,9 +125,12 @@ def test_failed_write_leaves_no_partial_file(tmp_path, model_file, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
-    with pytest.raises(OSError, match="disk full"):
-        runner.invoke(app, ["sample", str(model_file), "-o", str(target)], catch_exceptions=False)
-    assert list(tmp_path.glob("s.csv*")) == []
+    result = runner.invoke(app, ["sample", str(model_file), "-o", str(target)],
+                           catch_exceptions=False)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.strip() == f"error: disk full on {str(target)!r}; check the path and " \
+        "try again"
+    assert list(tmp_path.glob("s.csv*")) == [] and list(tmp_path.glob(".s.csv*")) == []
 
 
 def test_report_shows_bayesnet_graph(tmp_path, table):

@@ -8,6 +8,7 @@ import this module and add their commands to `app`; `genlab/cli/__init__.py` imp
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -38,6 +39,7 @@ __all__ = [
     "clean_errors",
     "err",
     "main",
+    "os_error_message",
     "out",
     "pairs",
     "parameter_values",
@@ -103,9 +105,37 @@ Params = Annotated[
 ModelFile = Annotated[Path, typer.Argument(help="A .genlab model file.")]
 
 
+_OS_REASONS = {
+    errno.ENOSPC: "no space left on the device while writing{at}; free some space or write "
+                  "to another disk",
+    errno.EDQUOT: "disk quota exceeded while writing{at}; free some space or write elsewhere",
+    errno.EACCES: "permission denied on{at}; check its permissions (and its folder's) or use "
+                  "another path",
+    errno.EPERM: "operation not permitted on{at}; check its permissions or use another path",
+    errno.EROFS: "{at_} is on a read-only file system; write somewhere else",
+    errno.EISDIR: "{at_} is a folder, not a file; give a file path",
+    errno.ENOTDIR: "a part of the path{at} is a file, not a folder; fix the path",
+    errno.ENOENT: "no such file or folder{at}; check the path",
+    errno.ENAMETOOLONG: "the path{at} is too long; choose a shorter one",
+    errno.EMFILE: "too many open files{at}; close some programs or raise `ulimit -n`",
+}
+
+
+def os_error_message(error: OSError) -> str:
+    """An operating-system error as one line naming the path and what to do about it."""
+    where = error.filename if error.filename is not None else error.filename2
+    at = f" {str(where)!r}" if where is not None else ""
+    template = _OS_REASONS.get(error.errno) if error.errno is not None else None
+    if template is not None:
+        return template.format(at=at, at_=(at.strip() or "the path"))
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"{reason}{' on' + at if at else ''}; check the path and try again"
+
+
 def clean_errors(func: F) -> F:
-    """Run a command with --quiet honoured, turning genlab errors into one line on stderr
-    and exit code 2 (no traceback)."""
+    """Run a command with --quiet honoured, turning genlab errors and operating-system
+    errors (full disk, read-only folder, permission denied) into one line on stderr and
+    exit code 2 (no traceback)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -114,6 +144,13 @@ def clean_errors(func: F) -> F:
                 return func(*args, **kwargs)
         except GenlabError as error:
             print_error(" ".join(str(error).split()))
+            raise typer.Exit(EXIT_ERROR) from None
+        except OSError as error:
+            print_error(" ".join(os_error_message(error).split()))
+            raise typer.Exit(EXIT_ERROR) from None
+        except MemoryError:
+            print_error("out of memory; ask for less (a smaller -n, a smaller table) or run "
+                        "on a machine with more memory")
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper  # type: ignore[return-value]

@@ -12,10 +12,21 @@ from genlab.cli.app import (
     Quiet,
     Seed,
     app,
-    check_table_output,
     clean_errors,
     out,
     parameter_values,
+)
+from genlab.cli.outputs import (
+    HTML_SUFFIXES,
+    MakeDirs,
+    MaxBytes,
+    MaxColumns,
+    MaxMemory,
+    check_input,
+    check_output,
+    check_outputs_differ,
+    parse_bytes,
+    read_limits,
 )
 from genlab.errors import ParameterError
 
@@ -52,17 +63,32 @@ def detect(
     param: Params = [],  # noqa: B006
     report: Annotated[Path | None, typer.Option(help="HTML report to write.")] = None,
     seed: Seed = None,
+    max_memory: MaxMemory = None,
+    max_bytes: MaxBytes = None,
+    max_columns: MaxColumns = None,
+    mkdir: MakeDirs = False,
     quiet: Quiet = False,
 ) -> None:
     """Find anomalies: odd rows of a table (with the columns that make them odd), or odd
     intervals of a time series (--time/--value)."""
     from genlab.anomaly.run import detect_series, detect_table
+    from genlab.data.readers import TABLE_SUFFIXES
 
-    check_table_output(output)
-    check_table_output(points)
+    saved = Path(model) if model.endswith(".genlab") or Path(model).is_file() else None
+    check_input(data, "data", folder_ok=False)
+    check_input(fit_on, "--fit-on data", folder_ok=False)
+    check_input(saved, "model file", folder_ok=False)
+    inputs = [data, fit_on, saved]
+    for path, suffixes, what in ((output, TABLE_SUFFIXES, "output"),
+                                 (points, TABLE_SUFFIXES, "--points table"),
+                                 (report, HTML_SUFFIXES, "report")):
+        check_output(path, inputs=inputs, suffixes=suffixes, what=what, mkdir=mkdir)
+    check_outputs_differ(output, points, report)
     params = parameter_values(param)
     common = dict(model=model, contamination=contamination, false_alarm_rate=false_alarm_rate,
-                  fit_on=fit_on, params=params, report=report, seed=seed)
+                  fit_on=fit_on, params=params, report=report, seed=seed,
+                  max_memory=parse_bytes(max_memory) if max_memory else None,
+                  limits=read_limits(max_bytes, max_columns))
     if time is not None or value is not None or window is not None:
         if context:
             raise ParameterError("--context applies to tables; a series is scored in the "

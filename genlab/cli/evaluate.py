@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from genlab.cli.app import Quiet, app, clean_errors, out
+from genlab.cli.outputs import HTML_SUFFIXES, MakeDirs, check_input, check_output
 
 __all__ = ["evaluate", "register"]
 
@@ -30,10 +31,17 @@ def evaluate(
         bool, typer.Option("--json", help="Print the scores as JSON on stdout.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of subsamples, splits and models.")] = 0,
+    mkdir: MakeDirs = False,
     quiet: Quiet = False,
 ) -> None:
     """Score synthetic data for fidelity, utility, privacy and bias; write an HTML report."""
     from genlab.evaluate.suite import evaluate as run_evaluation
+
+    for path, what in ((train, "training table"), (test, "hold-out table"),
+                       (synthetic, "synthetic table")):
+        check_input(path, what, folder_ok=False)
+    check_output(output, inputs=[train, test, synthetic], suffixes=HTML_SUFFIXES,
+                 what="report", mkdir=mkdir)
 
     result = run_evaluation(train=train, test=test, synthetic=synthetic, target=target,
                             sensitive=sensitive, report=output, seed=seed)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import time as clock
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from genlab.cli.app import Params, Quiet, Seed, app, clean_errors, out, pairs, parameter_values
+from genlab.cli.outputs import (
+    MODEL_SUFFIXES,
+    MakeDirs,
+    MaxBytes,
+    MaxColumns,
+    check_input,
+    check_output,
+    read_limits,
+)
 
 __all__ = ["fit"]
 
@@ -38,18 +48,50 @@ def fit(
     owner: Annotated[str | None, typer.Option(help="Owner recorded in the model file.")] = None,
     licence: Annotated[str | None, typer.Option(help="Licence recorded in the model file.")]
     = None,
+    max_bytes: MaxBytes = None,
+    max_columns: MaxColumns = None,
+    mkdir: MakeDirs = False,
     quiet: Quiet = False,
 ) -> None:
     """Fit a model to data and save it as one .genlab file."""
     from genlab.api import fit as fit_model
+    from genlab.data.detect import detect_kind
 
+    if data_kind is not None:
+        detect_kind(data, data_kind)  # an unknown --data-kind is the first thing to say
+    check_input(data, "training data")
+    check_output(output, inputs=[data], suffixes=MODEL_SUFFIXES, what="model file", mkdir=mkdir)
     params = parameter_values(param)
     if seed is not None:
         params["seed"] = seed
-    m = fit_model(data, model, conditions=condition or None, data_kind=data_kind,
-                  kinds=pairs(kind, "--kind") or None, time=time, value=value, **params)
+    kinds = pairs(kind, "--kind") or None
+    source, read_seconds = _read_with_progress(data, data_kind,
+                                               read_limits(max_bytes, max_columns))
+    m = fit_model(source, model, conditions=condition or None, data_kind=data_kind,
+                  kinds=kinds, time=time, value=value, **params)
     path = m.save(output, owner=owner, licence=licence)
     if not quiet:
         what = "rows" if m.modality == "table" else "items"
-        out.print(f"fitted {type(m).__name__} on {m.n_rows_} {what} in {m.fit_seconds_:.1f}s "
-                  f"-> {path}", highlight=False)
+        reading = f" (reading took {read_seconds:.1f}s)" if read_seconds is not None else ""
+        out.print(f"fitted {type(m).__name__} on {m.n_rows_} {what} in {m.fit_seconds_:.1f}s"
+                  f"{reading} -> {path}", highlight=False)
+
+
+def _read_with_progress(data: Path, data_kind: str | None,
+                        limits: dict[str, int]) -> tuple[Any, float | None]:
+    """A table file read under a progress line (so a long read is not silent) and how long
+    it took; other kinds of data are returned as given, for their own readers."""
+    from genlab._progress import task
+    from genlab.data.detect import detect_kind
+
+    if data_kind not in (None, "table") or not data.is_file():
+        return data, None
+    if detect_kind(data, data_kind)[0] != "table":
+        return data, None
+    from genlab.data.readers import read_table
+
+    start = clock.perf_counter()
+    with task(f"reading {data.name}", 1) as advance:
+        df = read_table(data, **limits)
+        advance(1, rows=len(df), columns=df.shape[1])
+    return df, clock.perf_counter() - start

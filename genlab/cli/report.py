@@ -8,6 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from genlab.cli.app import Quiet, app, clean_errors, out
+from genlab.cli.outputs import (
+    HTML_SUFFIXES,
+    MakeDirs,
+    MaxMemory,
+    check_input,
+    check_output,
+    parse_bytes,
+)
 from genlab.errors import ParameterError
 
 __all__ = ["report"]
@@ -38,13 +46,21 @@ def report(
     model_file: Annotated[Path | None, typer.Option("--model", help="Model file, for its info "
                                                     "(images/sequences: the report's subject).")]
     = None,
+    max_memory: MaxMemory = None,
+    mkdir: MakeDirs = False,
     quiet: Quiet = False,
 ) -> None:
     """Write a self-contained HTML report: real vs synthetic tables, or an image / sequence
     model's samples, scores and latent views."""
     from genlab.models.registry import load
 
-    m = load(model_file) if model_file is not None else None
+    check_input(model_file, "model file", folder_ok=False)
+    check_input(real, "real data")
+    check_input(synthetic, "synthetic data")
+    check_output(output, inputs=[real, synthetic, model_file], suffixes=HTML_SUFFIXES,
+                 what="report", mkdir=mkdir)
+    budget = parse_bytes(max_memory) if max_memory else None
+    m = load(model_file, max_memory=budget) if model_file is not None else None
     if m is not None and m.modality != "table":
         path = _model_report(m, output, real)
     else:

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import math
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from genlab.cli.app import ModelFile, Quiet, Seed, app, check_table_output, clean_errors, out, pairs
+from genlab.cli.app import ModelFile, Quiet, Seed, app, clean_errors, out, pairs
+from genlab.cli.outputs import (
+    MakeDirs,
+    MaxMemory,
+    check_input,
+    check_output,
+    format_bytes,
+    parse_bytes,
+)
 from genlab.errors import ParameterError
 
-__all__ = ["sample"]
+__all__ = ["DEFAULT_MAX_MEMORY", "sample"]
+
+DEFAULT_MAX_MEMORY = 4 * 10**9
+PROBE_ABOVE = 10_000  # below this many samples the budget cannot be the problem
+OVERHEAD = 3  # the samples, the model's working arrays and the writer's copy
 
 
 @app.command()
@@ -28,13 +42,19 @@ def sample(
         help="Prefix every sample starts with (models with a prompt option: sequences).")]
     = None,
     seed: Seed = None,
+    max_memory: MaxMemory = None,
+    mkdir: MakeDirs = False,
     quiet: Quiet = False,
 ) -> None:
     """Draw synthetic samples from a model; the format follows the output's extension."""
+    from genlab.data.readers import TABLE_SUFFIXES
     from genlab.data.writers import write_samples
     from genlab.models.registry import load
 
-    m = load(model_file)
+    budget = parse_bytes(max_memory) if max_memory is not None else DEFAULT_MAX_MEMORY
+    check_input(model_file, "model file", folder_ok=False)
+    check_output(output, inputs=[model_file], suffixes=None, mkdir=mkdir, folder_ok=True)
+    m = load(model_file, max_memory=parse_bytes(max_memory) if max_memory else None)
     conditions, options = m.parse_where(pairs(where, "--where"))
     if prompt is not None:
         if "prompt" not in m.sample_options:
@@ -42,9 +62,41 @@ def sample(
                 f"--prompt applies to models with a prompt option (sequence models); "
                 f"{type(m).__name__} ({m.modality}) has none")
         options["prompt"] = prompt
-    if m.modality == "table":
-        check_table_output(output)  # fail before sampling, not after
+    if m.modality in ("table", "series"):  # fail before sampling, not after
+        check_output(output, suffixes=TABLE_SUFFIXES)
+    check_budget(m, n, conditions, options, budget)
     samples = m.sample(n, conditions=conditions or None, seed=seed, **options)
     _, summary = write_samples(samples, output)
     if not quiet:
         out.print(summary, highlight=False)
+
+
+def _nbytes(samples: Any) -> int:
+    """Memory held by what `sample` returned: a DataFrame, an array or a list of items."""
+    if hasattr(samples, "memory_usage"):
+        return int(samples.memory_usage(deep=True).sum())
+    if hasattr(samples, "nbytes"):
+        return int(samples.nbytes)
+    return sum(sys.getsizeof(x) + len(str(x)) for x in samples)
+
+
+def check_budget(m: Any, n: int, conditions: dict[str, Any], options: dict[str, Any],
+                 budget: int) -> None:
+    """Refuse `n` samples whose estimated memory (a few probe samples' size times `n`, times
+    the working copies) is above `budget`, before sampling grows until the machine runs out."""
+    from genlab._progress import quiet
+    from genlab.models.base import check_count
+
+    count = check_count(n)
+    if count <= PROBE_ABOVE:
+        return
+    k = 64 if m.modality in ("table", "series") else 4
+    with quiet():
+        probe = m.sample(k, conditions=conditions or None, seed=0, **options)
+    per_item = max(_nbytes(probe) / k, 1.0)
+    need = per_item * count * OVERHEAD
+    if need > budget:
+        raise ParameterError(
+            f"-n {count} needs about {format_bytes(need)} of memory ({format_bytes(per_item)} "
+            f"per sample), above the budget of {format_bytes(budget)}; lower -n or raise the "
+            f"budget with --max-memory (e.g. --max-memory {math.ceil(need * 1.1 / 1e9)}GB)")

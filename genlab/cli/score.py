@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from genlab.cli.app import ModelFile, Quiet, app, check_table_output, clean_errors, out
+from genlab.cli.app import ModelFile, Quiet, app, clean_errors, out
+from genlab.cli.outputs import MakeDirs, MaxMemory, check_input, check_output, parse_bytes
 
 __all__ = ["score"]
 
@@ -21,17 +22,22 @@ def score(
              "sequences).")],
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Scores table (columns item, log_prob).")] = None,
+    max_memory: MaxMemory = None,
+    mkdir: MakeDirs = False,
     quiet: Quiet = False,
 ) -> None:
     """Log-likelihood of each row / item under the model (natural log; higher: more typical)."""
     import numpy as np
     import pandas as pd
 
-    from genlab.data.readers import write_table
+    from genlab.data.readers import TABLE_SUFFIXES, write_table
     from genlab.models.registry import load
 
-    check_table_output(output)
-    m = load(model_file)
+    check_input(model_file, "model file", folder_ok=False)
+    check_input(data, "data")
+    check_output(output, inputs=[model_file, data], suffixes=TABLE_SUFFIXES,
+                 what="scores table", mkdir=mkdir)
+    m = load(model_file, max_memory=parse_bytes(max_memory) if max_memory else None)
     lp = m.log_prob(data)
     if output is not None:
         write_table(pd.DataFrame({"item": np.arange(lp.size), "log_prob": lp}), output)

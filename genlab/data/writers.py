@@ -1,5 +1,8 @@
 """One writer for what `sample` returns: the output format follows the path's extension,
-the modality's codec writes the file(s) atomically, and the provenance goes beside them."""
+the modality's codec writes the file(s) atomically, and the provenance goes beside them.
+
+The samples and their provenance are one unit (`atomic_group`): if either cannot be written
+(a full disk at the sidecar), neither appears and no temporary file stays behind."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from genlab._atomic import atomic_group
 from genlab.data.readers import write_table
 from genlab.provenance import provenance_of, write_provenance
 
@@ -29,15 +33,16 @@ def _write_rows(samples: pd.DataFrame, path: Path) -> tuple[Path, str]:
 def write_samples(samples: Any, path: str | os.PathLike[str]) -> tuple[Path, str]:
     """Write samples of any modality to `path`; returns (path written, one-line summary)."""
     modality = (getattr(samples, "attrs", None) or {}).get("modality", "table")
-    if modality in _WRITERS:
-        module, name = _WRITERS[modality].split(":")
-        target, what = getattr(importlib.import_module(module), name)(samples, Path(path))
-    else:
-        target, what = _write_rows(samples, Path(path))
-    prov = provenance_of(samples)
     note = ""
-    if prov:
-        note = f" (provenance: {write_provenance(target, prov).name})"
+    with atomic_group():
+        if modality in _WRITERS:
+            module, name = _WRITERS[modality].split(":")
+            target, what = getattr(importlib.import_module(module), name)(samples, Path(path))
+        else:
+            target, what = _write_rows(samples, Path(path))
+        prov = provenance_of(samples)
+        if prov:
+            note = f" (provenance: {write_provenance(target, prov).name})"
     return target, f"wrote {what} -> {target}{note}"
 
 
