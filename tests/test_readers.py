@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from genlab.data.readers import read_table, write_table
-from genlab.errors import DataError
+from genlab.errors import DataError, GenlabError
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def _read_quiet(path: Path, **kw: object) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # sniffed delimiters, number formats
+        return read_table(path, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -186,3 +206,93 @@ def test_gzipped_csv_round_trip_and_one_suffix_list(tmp_path):
         assert f.readline().strip() == "a,b"
     pd.testing.assert_frame_equal(read_table(path), df)
     assert seq_readers.TABLE_SUFFIXES is TABLE_SUFFIXES
+
+
+# -- broken bytes -----------------------------------------------------------------------------
+def _truncated_gzip() -> bytes:
+    rng = np.random.default_rng(0)
+    text = "a,b\n" + "".join(f"{x},{y}\n" for x, y in rng.integers(0, 10**9, (5000, 2)))
+    data = gzip.compress(text.encode())
+    return data[: len(data) // 2]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "match"),
+    [
+        ("t.csv", b"\x00\x01\x02\xff\xfe" * 40, r"t\.csv' is not UTF-8 text \(byte 0 is NUL"),
+        ("t.csv", b"a,b\n1,\x002\n", r"t\.csv' is not UTF-8 text \(byte 6 is NUL"),
+        ("t.csv", "a,b\n1,2\n".encode("utf-16"), r"is not UTF-8 text \(byte \d+ is NUL: UTF-16"),
+        ("t.csv", b"a,b\n1,\xff\n", r"t\.csv' is not UTF-8 text \(byte \d+: invalid start"),
+        ("t.csv.gz", b"not gzip at all\n", r"cannot read .*t\.csv\.gz': Not a gzipped file"),
+        ("t.csv.gz", _truncated_gzip(), r"cannot read .*t\.csv\.gz': Compressed file ended"),
+        ("t.parquet", b"PAR1" + b"\x00" * 64 + b"PAR1", r"cannot read .*t\.parquet'"),
+        ("t.csv", b'"""', r"cannot read .*t\.csv': Error tokenizing data. C error: EOF inside"),
+        ("t.csv", b"a,b\n1,\"2\n3,4\n", r"cannot read .*t\.csv': .*EOF inside string"),
+    ],
+    ids=["binary-garbage", "nul-in-field", "utf16", "latin1-byte", "not-gzip",
+         "truncated-gzip", "fake-parquet", "only-quotes", "unterminated-quote"],
+)
+def test_broken_bytes_are_one_line(tmp_path, name, data, match):
+    with pytest.raises(DataError, match=match) as err:
+        _read_quiet(_write(tmp_path, name, data))
+    assert "\n" not in str(err.value)
+
+
+# -- the property tests ---------------------------------------------------------------------------
+_TEXT = st.text(alphabet="bcdfgh xyz,;|\t\"'", min_size=0, max_size=8).map(lambda s: "b" + s)
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> tuple[list[str], list[list[object]]]:
+    kinds = draw(st.lists(st.sampled_from(["int", "float", "text"]), min_size=1, max_size=5))
+    n = draw(st.integers(1, 8))
+    cells = {"int": st.integers(-10**15, 10**15),
+             "float": st.floats(allow_nan=False, allow_infinity=False, width=64),
+             "text": _TEXT}
+    columns = [draw(st.lists(st.one_of(st.none(), cells[k]), min_size=n, max_size=n))
+               for k in kinds]
+    return kinds, [list(row) for row in zip(*columns, strict=True)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=_tables(), delimiter=st.sampled_from([",", ";", "\t", "|"]),
+       quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]))
+def test_random_csv_reads_back_to_its_values(tmp_path_factory, table, delimiter, quoting):
+    kinds, rows = table
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, quoting=quoting, lineterminator="\n")
+    writer.writerow([f"c{j}" for j in range(len(kinds))])
+    for row in rows:
+        writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v
+                         for v in row])
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    path.write_text(buf.getvalue())
+    # one column has no delimiter to find: say it
+    df = _read_quiet(path, delimiter=None if len(kinds) > 1 else delimiter)
+    assert list(df.columns) == [f"c{j}" for j in range(len(kinds))]
+    for j, kind in enumerate(kinds):
+        want = [row[j] for row in rows]
+        got = df.iloc[:, j].tolist()
+        assert [v is None for v in want] == [pd.isna(v) for v in got], (kind, want, got)
+        present = [(w, g) for w, g in zip(want, got, strict=True) if w is not None]
+        if kind == "text":
+            assert all(w == g for w, g in present), (want, got)
+        else:
+            assert all(float(w) == float(g) for w, g in present), (want, got)
+
+
+_CSVISH = st.text(alphabet=',;\t|"\n\r0123456789.,abcnaifNA -eE+\x00', max_size=400)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.one_of(st.binary(max_size=600), _CSVISH.map(str.encode)),
+       name=st.sampled_from(["t.csv", "t.csv.gz", "t.parquet"]))
+def test_random_bytes_give_a_data_error_or_a_table(tmp_path_factory, data, name):
+    path = tmp_path_factory.mktemp("fuzz") / name
+    path.write_bytes(gzip.compress(data) if name == "t.csv.gz" and data[:1] != b"\x1f" else data)
+    try:
+        df = _read_quiet(path)
+    except GenlabError as err:
+        assert "\n" not in str(err), err
+        return
+    assert isinstance(df, pd.DataFrame) and df.shape[0] >= 1 and df.shape[1] >= 1

@@ -409,3 +409,70 @@ def test_adult_kinds_and_missing_rates():
         assert spec[name].missing_rate == df[name].isna().mean()
     assert spec["age"].missing_rate == 0.0
     assert sorted(spec["income"].categories or []) == ["<=50K", ">50K"]
+
+
+# -- ISO timestamps with an offset ----------------------------------------------------------
+_UTC = pd.date_range("2024-03-30", periods=N, freq="97min", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [
+        (_UTC.strftime("%Y-%m-%dT%H:%M:%SZ"), "%Y-%m-%dT%H:%M:%SZ"),
+        ((_UTC + pd.Timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00"),
+         "%Y-%m-%dT%H:%M:%S+01:00"),
+        ((_UTC - pd.Timedelta(minutes=330)).strftime("%Y-%m-%d %H:%M:%S-0530"),
+         "%Y-%m-%d %H:%M:%S-0530"),
+        (_UTC.strftime("%Y-%m-%dT%H:%M:%S.250Z"), "%Y-%m-%dT%H:%M:%S.%fZ"),
+        (_UTC.strftime("%Y-%m-%dT%H:%MZ"), "%Y-%m-%dT%H:%MZ"),
+    ],
+    ids=["zulu", "plus-01:00", "minus-0530-space", "milliseconds-zulu", "minutes-zulu"],
+)
+def test_offset_timestamps_are_datetimes_written_back_in_the_same_form(values, fmt):
+    df = pd.DataFrame({"t": list(values), "x": np.arange(N, dtype=float) / 4})
+    codec, out = _round_trip(df)
+    spec = codec.columns[0]
+    assert spec.kind == "datetime" and spec.datetime_format == fmt
+    assert out["t"].tolist() == df["t"].tolist()
+
+
+def test_mixed_offsets_keep_the_instants_in_the_common_offset():
+    paris = _UTC.tz_convert("Europe/Paris")  # crosses the switch to summer time
+    text = [t.isoformat() for t in paris]
+    assert {s[-6:] for s in text} == {"+01:00", "+02:00"}
+    df = pd.DataFrame({"t": text, "x": np.arange(N, dtype=float)})
+    _, out = _round_trip(df)
+    back = pd.to_datetime(out["t"], format="ISO8601", utc=True)
+    assert (back == pd.Series(_UTC)).all()
+    common = pd.Series([s[-6:] for s in text]).mode().iloc[0]
+    assert out["t"].str.endswith(common).all()
+
+
+def test_timezone_aware_dtype_round_trips():
+    df = pd.DataFrame({"t": _UTC.tz_convert("Europe/Paris"), "x": np.arange(N, dtype=float)})
+    codec, out = _round_trip(df)
+    assert codec.kinds["t"] == "datetime"
+    _assert_same_column(out["t"], df["t"])
+
+
+def test_offset_timestamps_survive_a_model_and_a_csv(tmp_path):
+    import genlab
+    from genlab.data.readers import write_table
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"z": _UTC.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "p": (_UTC + pd.Timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S+01:00"),
+                       "x": rng.normal(size=N)})
+    path = write_table(df, tmp_path / "t.csv")
+    model = genlab.GaussianCopula(seed=0).fit(path)
+    assert model.schema_.kinds == {"z": "datetime", "p": "datetime", "x": "continuous"}
+    samples = model.sample(50, seed=0)
+    assert samples["z"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").all()
+    assert samples["p"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+01:00").all()
+    z = pd.to_datetime(samples["z"], utc=True)
+    assert z.min() >= _UTC.min() and z.max() <= _UTC.max()
+    model.save(tmp_path / "m.genlab")
+    again = genlab.load(tmp_path / "m.genlab").sample(50, seed=0)
+    pd.testing.assert_frame_equal(again, samples)
+    write_table(samples, tmp_path / "s.csv")
+    assert read_table(tmp_path / "s.csv")["z"].tolist() == samples["z"].tolist()

@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from genlab.data.timestamps import parse_times
 from genlab.errors import DataError
 
 __all__ = ["CATEGORICAL_KINDS", "KINDS", "NUMERIC_KINDS", "ColumnSpec", "Encoded", "Kind",
@@ -102,7 +103,7 @@ def to_number(col: pd.Series, s: ColumnSpec) -> np.ndarray:
     one-line DataError naming the first value that is not a number / date."""
     if s.kind == "datetime":
         if s.datetime_format is not None and not pd.api.types.is_datetime64_any_dtype(col):
-            parsed = pd.to_datetime(col, format=s.datetime_format, errors="coerce")
+            parsed = parse_times(col, s.datetime_format)
         else:
             parsed = pd.to_datetime(col, errors="coerce")
         bad = parsed.isna() & col.notna()

@@ -18,11 +18,14 @@ from genlab.data.columns import (
     to_number,
     value_key,
 )
+from genlab.data.timestamps import DATE_FORMATS, offset_format, parse_times
 from genlab.errors import DataError
 
-__all__ = ["infer_column", "infer_kinds"]
+__all__ = ["MAX_ABS_VALUE", "infer_column", "infer_kinds"]
 
-_DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d", "%d/%m/%Y")
+# beyond this, squares and sums of a column overflow float64 inside the families and the
+# model file holds infinities that `load` refuses (measured: 1e200 broke `gaussian`)
+MAX_ABS_VALUE = 1e150
 
 
 def _decimals(values: np.ndarray) -> int | None:
@@ -44,11 +47,37 @@ def _parse_dates(s: pd.Series) -> tuple[pd.Series, str] | None:
     sample = s.dropna().astype(str)
     if sample.empty or not sample.str.match(r"^\d{1,4}[-/]\d{1,2}[-/]\d{1,4}").all():
         return None
-    for fmt in _DATE_FORMATS:
-        parsed = pd.to_datetime(s, format=fmt, errors="coerce")
+    with_offset = offset_format(sample)
+    for fmt in [with_offset] if with_offset else DATE_FORMATS:
+        parsed = parse_times(s, fmt)
         if parsed.notna().sum() == s.notna().sum():
             return parsed, fmt
     return None
+
+
+def _check_mixed(name: str, present: pd.Series) -> None:
+    """Refuse a text column that is mostly numbers: as categories every number would be
+    its own value, memorised exactly."""
+    if present.map(lambda v: isinstance(v, (bool, np.bool_))).any():
+        return
+    numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce").notna()
+    if numbers.all() or numbers.mean() < 0.5:
+        return
+    example = present[~numbers].iloc[0]
+    raise DataError(
+        f"column {name!r} mixes numbers and text ({int((~numbers).sum())} of {len(present)} "
+        f"values are text, e.g. {example!r}); clean or blank those values, or pass "
+        f"kinds={{{name!r}: 'categorical'}} to model every value as a category"
+    )
+
+
+def _check_range(name: str, values: np.ndarray) -> None:
+    big = float(np.max(np.abs(values)))
+    if big > MAX_ABS_VALUE:
+        raise DataError(
+            f"column {name!r} holds {big:.3g}, beyond the ±{MAX_ABS_VALUE:g} genlab can model; "
+            "rescale it (e.g. log or divide) or drop it"
+        )
 
 
 def _id_pattern(values: pd.Series) -> tuple[str, int, int] | None:
@@ -121,6 +150,9 @@ def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
     is_text = pd.api.types.is_string_dtype(col)
     if not (is_number or is_datetime) and is_text and kind in (None, "datetime"):
         parsed_dates = _parse_dates(col)
+    if kind is None and parsed_dates is None and not (is_number or is_datetime) and (
+            is_text or col.dtype == object):
+        _check_mixed(name, present)
     uniques = present.unique()
     n_unique = len(uniques)
 
@@ -137,6 +169,7 @@ def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
     elif kind in ("continuous", "integer"):
         values = to_number(col, spec)
         values = values[~np.isnan(values)]
+        _check_range(name, values)
         spec.min, spec.max = float(values.min()), float(values.max())
         if kind == "continuous":
             spec.decimals = _decimals(values)

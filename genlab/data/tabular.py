@@ -31,6 +31,7 @@ from genlab.data.columns import (
     value_key,
 )
 from genlab.data.kinds import infer_column
+from genlab.data.timestamps import format_times
 from genlab.errors import DataError, ParameterError
 
 __all__ = ["CATEGORICAL_KINDS", "KINDS", "NUMERIC_KINDS", "ColumnSpec", "Encoded", "Kind",
@@ -217,9 +218,7 @@ def _from_number(v: np.ndarray, s: ColumnSpec) -> pd.Series:
         ts = pd.Series(pd.to_datetime(ns, unit="ns"))
         ts[isna] = pd.NaT
         if s.datetime_format is not None:
-            txt = ts.dt.strftime(s.datetime_format).astype(object)
-            txt[isna] = None
-            return _restore_dtype(txt, s)
+            return _restore_dtype(format_times(ts, s.datetime_format, s.datetime_resolution), s)
         if "," in s.dtype:  # timezone-aware: values were stored in UTC
             ts = ts.dt.tz_localize("UTC")
         return _restore_dtype(ts, s)
