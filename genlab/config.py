@@ -22,6 +22,8 @@ class TrainConfig:
     arguments (`VAE(epochs=50)`). A family changes a default in its `train_defaults`."""
 
     epochs: int = _setting(300, ("int", 1, 1_000_000), "most passes over the training data")
+    max_steps: int | None = _setting(None, ("int?", 1, 10**12),
+                                     "most optimiser steps in all (None: no cap)")
     batch_size: int = _setting(500, ("int", 2, 10_000_000), "items per optimiser step")
     lr: float = _setting(2e-3, ("float", 1e-8, 10.0), "learning rate (after warm-up)")
     weight_decay: float = _setting(1e-5, ("float", 0.0, 10.0), "decoupled weight decay")
@@ -31,8 +33,11 @@ class TrainConfig:
     patience: int = _setting(15, ("int", 1, 1_000_000),
                              "epochs without a better validation loss before stopping")
     grad_clip: float | None = _setting(5.0, ("float?", 1e-8, 1e9), "max gradient norm or None")
+    # a safety cap only: a fit it ends depends on the machine and its load, so it is off
+    # by default in every family; epochs and max_steps are the budget
     max_minutes: float | None = _setting(None, ("float?", 1e-6, 1e9),
-                                         "wall-clock cap, checked between steps (None: off)")
+                                         "wall-clock safety cap, checked between steps "
+                                         "(None: off; results then depend on the machine)")
     warmup_steps: int = _setting(50, ("int", 0, 1_000_000), "linear learning-rate warm-up")
     device: str = _setting("auto", ("choice", ("auto", "cpu", "cuda")),
                            "auto: CUDA when present, else CPU")

@@ -3,7 +3,8 @@
 `fit_loop(module, loss_fn, data, config)` trains `module` to minimise the mean of
 `loss_fn(batch)` (a per-row loss) and returns the history, one dict per epoch. A family
 whose update is not "one loss, one optimiser" (a GAN) passes its own `train_step` and
-keeps the rest: batching, validation, time budget, progress and the history.
+keeps the rest: batching, validation, the epoch and step budgets, early stopping, the
+optional time cap, progress and the history.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "TrainResult",
     "fit_loop",
     "resolve_device",
+    "training_summary",
 ]
 
 EPOCH, TRAIN_LOSS, VAL_LOSS, SECONDS = "epoch", "train_loss", "val_loss", "seconds"
@@ -37,7 +39,8 @@ Batch = tuple[torch.Tensor, ...]
 
 
 class ConvergenceWarning(UserWarning):
-    """Training used its whole epoch budget while the validation loss was still improving."""
+    """Training ended on its budget (epochs, steps) while the validation loss was still
+    improving, or on the `max_minutes` time cap, which makes the result machine-dependent."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -56,14 +59,61 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     return config.lr
 
 
+StopReason = Literal["epochs", "steps", "early stopping", "time budget"]
+_BUDGET_SETTING = {"epochs": "epochs", "steps": "max_steps", "time budget": "max_minutes"}
+
+
 @dataclass
 class TrainResult:
-    """What `fit_loop` returns: per-epoch records, why it stopped, the restored epoch."""
+    """What `fit_loop` returns: per-epoch records, why it stopped, the restored epoch, the
+    optimiser steps taken and whether the validation loss was still improving at the end
+    (None without a validation set)."""
 
     history: list[dict[str, float]]
-    stopped_by: Literal["epochs", "early stopping", "time budget"]
+    stopped_by: StopReason
     best_epoch: int
     steps: int
+    still_improving: bool | None = None
+
+    def summary(self) -> str:
+        """One line on how training went, for the command line."""
+        return training_summary(self.history, self.stopped_by, self.steps,
+                                still_improving=self.still_improving)
+
+
+def _improving_at_end(history: Sequence[dict[str, float]]) -> bool | None:
+    """Whether one of the last two epochs had the best validation loss (None: no validation)."""
+    losses = [r[VAL_LOSS] for r in history if VAL_LOSS in r]
+    if not losses:
+        return None
+    return min(losses) in losses[-2:]
+
+
+def training_summary(history: Sequence[dict[str, float]], stopped_by: str | None,
+                     steps: int | None = None, *, still_improving: bool | None = None) -> str:
+    """One line saying how long a network trained and what stopped it, e.g. "trained 120
+    epochs (3,840 steps); stopped by the time budget while still improving; results depend
+    on the machine: raise max_minutes or leave it unset". Works from a loaded model's
+    `history_` and `stopped_by_` too (`still_improving` is then read from the history)."""
+    if still_improving is None:
+        still_improving = _improving_at_end(history)
+    n = len(history)
+    head = f"trained {n:,} epoch{'s' * (n != 1)}"
+    if steps is not None:
+        head += f" ({steps:,} step{'s' * (steps != 1)})"
+    if stopped_by == "early stopping":
+        return f"{head}; stopped early: the validation loss had stopped improving"
+    if stopped_by not in _BUDGET_SETTING:
+        return head
+    setting = _BUDGET_SETTING[stopped_by]
+    what = {"epochs": "the epoch budget", "steps": "the step budget (max_steps)",
+            "time budget": "the time budget (max_minutes)"}[stopped_by]
+    line = f"{head}; stopped by {what}"
+    if still_improving:
+        line += " while still improving"
+    if stopped_by == "time budget":
+        return line + f"; results depend on the machine: raise {setting} or leave it unset"
+    return line + (f"; raise {setting} for a better fit" if still_improving else "")
 
 
 class EarlyStopping:
@@ -132,10 +182,14 @@ class _Update:
 
 
 def _run_epoch(update: Callable[[Batch, int], float], tensors: Batch, order: torch.Tensor,
-               batch_size: int, step: int, deadline: float | None) -> tuple[float, int]:
-    """One pass over `order` in batches; returns (mean train loss, steps taken so far)."""
+               batch_size: int, step: int, deadline: float | None,
+               max_steps: int | None = None) -> tuple[float, int]:
+    """One pass over `order` in batches, ending early at step `max_steps` or (with a time
+    cap) past `deadline`; returns (mean train loss, steps taken so far)."""
     total, count = 0.0, 0
     for begin in range(0, order.numel(), batch_size):
+        if max_steps is not None and step >= max_steps:
+            break  # on large data the step budget ends training inside an epoch
         if deadline is not None and count and time.perf_counter() > deadline:
             break  # one epoch of a large model can outlast the whole budget
         rows = order[begin:begin + batch_size]
@@ -161,7 +215,10 @@ def fit_loop(
 
     `loss_fn(batch)` returns one loss per row. With `train_step(batch, step) -> mean loss`
     the caller owns the update (e.g. a GAN's two optimisers); `loss_fn` is then only used
-    for validation, and early stopping is off if `config.val_fraction` is 0.
+    for validation, and early stopping is off if `config.val_fraction` is 0. Training ends
+    after `config.epochs` epochs, `config.max_steps` steps or early stopping, whichever
+    comes first, so the result depends on the data and the seed alone; `max_minutes`, off
+    by default, is a safety cap whose result also depends on the machine.
     """
     tensors = tuple(data)
     generator = torch.Generator().manual_seed(seed)
@@ -172,12 +229,13 @@ def fit_loop(
     start_time = time.perf_counter()
     deadline = None if config.max_minutes is None else start_time + 60 * config.max_minutes
     step = 0
-    reason: Literal["epochs", "early stopping", "time budget"] = "epochs"
+    reason: StopReason = "epochs"
     with task(description, config.epochs) as advance:
         for epoch in range(1, config.epochs + 1):
             module.train()
             order = train_idx[torch.randperm(train_idx.numel(), generator=generator)]
-            mean, step = _run_epoch(update, tensors, order, config.batch_size, step, deadline)
+            mean, step = _run_epoch(update, tensors, order, config.batch_size, step, deadline,
+                                    config.max_steps)
             record = {EPOCH: float(epoch), TRAIN_LOSS: mean}
             if val_idx.numel():
                 module.eval()
@@ -192,21 +250,28 @@ def fit_loop(
                     f"training diverged (loss {record[TRAIN_LOSS]}) at epoch {epoch}; "
                     "lower lr or raise batch_size"
                 )
-            if val_idx.numel() and stopper.should_stop:
-                reason = "early stopping"
-                break
-            if deadline is not None and time.perf_counter() > deadline:
-                reason = "time budget"
+            stop = _stop_reason(config, stopper, bool(val_idx.numel()), step, deadline)
+            if stop is not None:
+                reason = stop
                 break
     if stopper.best_state is not None:
         module.load_state_dict(stopper.best_state)
     module.eval()
-    if reason == "epochs" and val_idx.numel() and stopper.best_epoch >= config.epochs - 1:
-        warnings.warn(
-            f"{description}: validation loss still improving after {config.epochs} epochs; "
-            "raise epochs (or max_minutes) for a better fit",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return TrainResult(history=history, stopped_by=reason, best_epoch=stopper.best_epoch,
-                       steps=step)
+    result = TrainResult(history=history, stopped_by=reason, best_epoch=stopper.best_epoch,
+                         steps=step, still_improving=_improving_at_end(history))
+    if reason == "time budget" or (reason != "early stopping" and result.still_improving):
+        warnings.warn(f"{description}: {result.summary()}", ConvergenceWarning, stacklevel=2)
+    return result
+
+
+def _stop_reason(config: TrainConfig, stopper: EarlyStopping, validating: bool, step: int,
+                 deadline: float | None) -> StopReason | None:
+    """Why training ends after this epoch, or None to go on (the epoch budget ends the
+    loop itself)."""
+    if validating and stopper.should_stop:
+        return "early stopping"
+    if config.max_steps is not None and step >= config.max_steps:
+        return "steps"
+    if deadline is not None and time.perf_counter() > deadline:
+        return "time budget"
+    return None

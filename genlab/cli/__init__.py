@@ -13,6 +13,7 @@ from genlab.cli.app import app, main
 __all__ = ["COMMAND_MODULES", "app", "main"]
 
 # each module adds its command(s) to `app` when imported; this order is `genlab --help`'s
-COMMAND_MODULES = ("fit", "sample", "score", "report", "models", "demo", "detect", "evaluate")
+COMMAND_MODULES = ("fit", "sample", "score", "report", "inspect", "models", "demo", "detect",
+                   "evaluate")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"genlab.cli.{_name}")

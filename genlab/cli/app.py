@@ -22,6 +22,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from genlab._progress import quiet as quiet_progress
+from genlab.cli.voice import cli_text, cli_warnings
 from genlab.errors import GenlabError, ParameterError
 
 try:  # typer >= 0.24 ships its own copy of click
@@ -139,11 +140,12 @@ def clean_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        quiet = bool(kwargs.get("quiet", False))
         try:
-            with quiet_progress(bool(kwargs.get("quiet", False))):
+            with quiet_progress(quiet), cli_warnings(quiet, print_warning):
                 return func(*args, **kwargs)
         except GenlabError as error:
-            print_error(" ".join(str(error).split()))
+            print_error(cli_text(str(error)))
             raise typer.Exit(EXIT_ERROR) from None
         except OSError as error:
             print_error(" ".join(os_error_message(error).split()))
@@ -154,6 +156,11 @@ def clean_errors(func: F) -> F:
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_warning(message: str) -> None:
+    """One `warning: ...` line on stderr, in the same voice as errors."""
+    err.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def pairs(items: list[str], what: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ caught by comparing with the fresh module's state.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -40,6 +41,16 @@ def one_thread(device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def _load_device(device: str) -> torch.device:
+    """Where a loaded network goes: as saved, except that a model saved with device="cuda"
+    still loads on a machine without CUDA, on the CPU (with one warning)."""
+    if device == "cuda" and not torch.cuda.is_available():
+        warnings.warn("this model was saved with device='cuda' but no CUDA GPU is available; "
+                      "it was loaded on the CPU", stacklevel=2)
+        return torch.device("cpu")
+    return resolve_device(device)
 
 
 class TorchModule:
@@ -77,6 +88,8 @@ class TorchModule:
         self.history_ = result.history
         self.stopped_by_ = result.stopped_by
         self.steps_trained_ = result.steps
+        # one line for the command line: how long it trained and what stopped it
+        self.training_summary_ = result.summary()
         return result
 
     def _build(self, meta: dict[str, Any]) -> nn.Module:
@@ -98,7 +111,7 @@ class TorchModule:
         self.net_ = self._new_net(np.random.default_rng(0), meta)
         state = {k[len("net."):]: torch.from_numpy(np.array(v)) for k, v in tensors.items()}
         self.net_.load_state_dict(state)
-        self.net_.to(resolve_device(self.device))  # type: ignore[attr-defined]
+        self.net_.to(_load_device(self.device))  # type: ignore[attr-defined]
         self.net_.eval()
 
     def _to_tensor(self, a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -76,8 +76,8 @@ class ImageModel(TorchModule, Model):
     modality_params: ClassVar[dict[str, Any]] = {"size": None}  # (height, width) to resize to
     train_defaults: ClassVar[dict[str, Any]] = {
         "epochs": 1000, "batch_size": 64, "lr": 1e-3, "weight_decay": 0.0, "optimizer": "adam",
-        "val_fraction": 0.05, "patience": 10, "grad_clip": 50.0, "max_minutes": 5.0,
-        "warmup_steps": 0,
+        "val_fraction": 0.05, "patience": 10, "grad_clip": 50.0, "warmup_steps": 0,
+        "max_steps": 2_000,  # families set their own: ~5 min of 8,000 MNIST digits each
     }
     codec_: ImageCodec
 

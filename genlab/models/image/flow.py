@@ -292,7 +292,8 @@ class ImageFlow(ImageModel):
         "temperature": ("float", 0.0, 10.0),
     }
 
-    train_defaults: ClassVar[dict[str, Any]] = {"warmup_steps": 100}
+    train_defaults: ClassVar[dict[str, Any]] = {"warmup_steps": 100,
+                                                "max_steps": 1_100}  # ~9 MNIST epochs, 5 min
 
     def __init__(
         self,

@@ -153,7 +153,8 @@ class PixelCNN(ImageModel):
         "mixtures": ("int", 1, 64),
     }
 
-    train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 16, "lr": 2e-3, "grad_clip": 100.0}
+    train_defaults: ClassVar[dict[str, Any]] = {"batch_size": 16, "lr": 2e-3, "grad_clip": 100.0,
+                                                "max_steps": 1_700}  # ~3.5 MNIST epochs, 5 min
 
     def __init__(
         self,

@@ -107,6 +107,7 @@ class SuperResolution(ImageModel):
         "hidden": ("int", 1, 4096),
         "blocks": ("int", 0, 64),
     }
+    train_defaults: ClassVar[dict[str, Any]] = {"max_steps": 2_200}  # ~19 MNIST epochs, 5 min
 
     def __init__(
         self,

@@ -5,7 +5,7 @@ or on items."""
 from __future__ import annotations
 
 import math
-import time
+import os
 import warnings
 from typing import Any
 
@@ -14,11 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab._machine import bf16_native
 from genlab.data.sequences.codecs import BOS, EOS, PAD
 from genlab.errors import DataError
 from genlab.seeding import torch_generator
+from genlab.train import resolve_device
 
-__all__ = ["Slots", "cosine_lr", "fit_autoregressive", "items_tensor", "train_with_schedule"]
+__all__ = ["Slots", "cosine_lr", "fit_autoregressive", "items_tensor", "train_with_schedule",
+           "use_bf16"]
 
 
 def cosine_lr(step: int, frac: float, lr: float, warmup: int) -> float:
@@ -58,7 +61,9 @@ def items_tensor(model: Any, items: list[Any], cond: np.ndarray | None, context:
 def train_with_schedule(model: Any, row_loss: Any, tensors: list[torch.Tensor],
                         rng: np.random.Generator) -> None:
     """The shared loop (`fit_loop`) with the sequence families' step: AdamW, warm-up and
-    cosine decay over the epochs or the `max_minutes` budget, whichever ends first.
+    cosine decay over the step budget (the epochs' steps, or `max_steps` if fewer). The
+    schedule is a function of the step alone, never of the clock, so the same data and seed
+    give the same weights on any machine and load (a `max_minutes` cap only cuts it short).
     `row_loss(batch, gen)` is one loss per row; `gen` is None for validation."""
     config = model.train_config()
     params = [p for p in model.net_.parameters() if p.requires_grad]
@@ -69,16 +74,14 @@ def train_with_schedule(model: Any, row_loss: Any, tensors: list[torch.Tensor],
     n_train = n - (int(round(n * config.val_fraction)) if config.val_fraction and n >= 20
                    else 0)
     total = max(1, config.epochs * math.ceil(n_train / config.batch_size))
-    budget = 60.0 * config.max_minutes if config.max_minutes else None
-    began = time.perf_counter()
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
     gen_holder: list[torch.Generator | None] = [None]
 
     def train_step(batch: tuple[torch.Tensor, ...], step: int) -> float:
         if gen_holder[0] is None:  # on the device training runs on, known at the first batch
             gen_holder[0] = torch_generator(rng, batch[0].device)
         frac = step / total
-        if budget:
-            frac = max(frac, (time.perf_counter() - began) / budget)
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(step, frac, config.lr, config.warmup_steps)
         optimizer.zero_grad(set_to_none=True)
@@ -130,12 +133,32 @@ def _autocast(ids: torch.Tensor, mixed: bool, training: bool) -> Any:
     return torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=mixed and training)
 
 
+def use_bf16(model: Any) -> bool:
+    """Whether training runs its matrix products in bfloat16: only when asked (`bf16=True`)
+    and native on the training device (`genlab._machine.bf16_native`); elsewhere bf16 is
+    emulated, ~17x slower, and a fit in the same minutes would see far fewer tokens, so it
+    trains in float32 with one warning. Also sets `model.bf16_used_`."""
+    model.bf16_used_ = False
+    if not getattr(model, "bf16", False):
+        return False
+    device = resolve_device(model.train_config().device)
+    if bf16_native(device.type):
+        model.bf16_used_ = True
+        return True
+    where = ("this GPU" if device.type == "cuda" else
+             "this CPU (it needs AVX512-BF16 or AMX-BF16 and AVX-512 kernels; "
+             f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY') or 'unset'})")
+    warnings.warn(f"bf16=True, but bfloat16 is not native on {where}; training in float32, "
+                  "which is faster here (bf16=False silences this)", stacklevel=4)
+    return False
+
+
 def fit_autoregressive(model: Any, items: list[Any], cond: np.ndarray | None,
                        rng: np.random.Generator) -> None:
     """Train an autoregressive net: random windows of a text stream, or padded items."""
     # the compiled module shares parameters with net_; only training runs through it
     net = torch.compile(model.net_) if getattr(model, "compile", False) else model.net_
-    mixed = bool(getattr(model, "bf16", False))
+    mixed = use_bf16(model)
     if model.codec_.stream:
         _fit_stream(model, net, mixed, items, rng)
     else:

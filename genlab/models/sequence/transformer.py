@@ -30,15 +30,19 @@ class Transformer(SequenceModel):
         max_items: train on a random subset of at most this many items (molecules, music).
         segment_bars: music is cut into items of this many bars.
         epoch_size: training windows (text) or items per epoch; default: the text length
-            / context, or every item once. An epoch ends with validation and the
-            `max_minutes` check, so large data sets want an epoch_size (items are then
-            drawn at random, validation uses a fixed held-out set).
+            / context, or every item once. An epoch ends with validation and the early
+            stopping check, so large data sets want an epoch_size (items are then drawn at
+            random, validation uses a fixed held-out set).
         compile: train through `torch.compile` (needs a C compiler and about 20 s to
             compile; measured no faster on CPU for the small default model, it can help on
             a GPU).
         bf16: train with the matrix products in bfloat16 (`torch.autocast`): ~1.3x the
-            tokens per second on a CPU with AVX512-BF16 (1.0x or slower without it), more
-            on a GPU. Parameters, optimiser state, scoring and sampling stay float32.
+            tokens per second on a CPU with AVX512-BF16, more on a GPU. Used only where
+            the hardware runs it natively (a CUDA GPU with bf16, or a CPU with AVX512-BF16
+            / AMX-BF16 whose AVX-512 kernels torch uses: not under
+            `ATEN_CPU_CAPABILITY=avx2` or `default`); elsewhere it is emulated, ~17x
+            slower, so training runs in float32 with one warning (`bf16_used_` says which).
+            Parameters, optimiser state, scoring and sampling stay float32.
         sample_length, sample_bars, temperature, top_k, top_p: sampling defaults.
         grammar: molecules: mask tokens that would break the SMILES syntax when sampling
             (branches and ring bonds closed, no dangling bond; see
@@ -47,7 +51,8 @@ class Transformer(SequenceModel):
             sampled string is a valid molecule; needs the `selfies` package). Data and
             samples are SMILES either way.
         epochs, batch_size, lr, ...: see `genlab.config.TrainConfig`; the learning rate
-            decays on a cosine over the epochs or `max_minutes`, whichever ends first.
+            decays on a cosine over the step budget (the epochs' steps, or `max_steps` if
+            fewer), never over the clock.
         seed: seeds initialisation and training.
 
     Example:

@@ -114,7 +114,7 @@ class Flow(NeuralModel):
         "weight_decay": 0.0,
         "optimizer": "adam",
         "patience": 8,
-        "max_minutes": 2.5,
+        "max_steps": 8_000,  # ~2.5 min on one thread; early stopping ends Adult first
     }
 
     def __init__(

@@ -155,7 +155,7 @@ class GAN(NeuralModel):
         "optimizer": "adam",
         "val_fraction": 0.0,
         "grad_clip": None,
-        "max_minutes": 2.0,
+        "max_steps": 5_000,  # ~76 epochs of Adult: the ~2 min of the old time budget
         "warmup_steps": 200,
     }
 

@@ -115,7 +115,7 @@ class VAE(LatentRows, NeuralModel):
         "lr": 3e-3,
         "optimizer": "adam",
         "patience": 20,
-        "max_minutes": 2.0,
+        "max_steps": 6_500,  # ~110 epochs of Adult: the ~2 min of the old time budget
         "warmup_steps": 0,
     }
 
