@@ -380,3 +380,90 @@ def test_anomaly_report_renders_in_chromium(tmp_path: pytest.TempPathFactory) ->
                       "-p", "max_minutes=0.05", "--seed", "0", "--contamination", "0.05")
     assert code == 0, text
     assert assert_renders_in_chromium(rep, user_data_dir=tmp_path / "chrome") >= 2
+
+
+def _hourly_with_gap(days: int = 40, seed: int = 0) -> tuple[pd.DataFrame, slice]:
+    """An hourly series whose timestamps jump two days (47 hours never observed)."""
+    df = _hourly(days, seed=seed)
+    gap = slice(500, 547)
+    return df.drop(index=range(gap.start, gap.stop)).reset_index(drop=True), gap
+
+
+def test_two_day_gap_is_one_warning_and_masked() -> None:
+    df, gap = _hourly_with_gap()
+    with pytest.warns(UserWarning) as record:
+        s = read_series(df, time="timestamp", value="value")
+    texts = [str(w.message) for w in record]
+    assert texts == ["series 'value': 1 gap (longest 2 days 00:00:00 between observations, 47 "
+                     "missing steps of 1h): 0 of at most 3 steps interpolated, 1 longer marked "
+                     "missing (47 points; nothing is predicted across them)"]
+    assert len(s) == 24 * 40 and s.step_seconds == 3600.0
+    assert np.flatnonzero(s.missing).tolist() == list(range(gap.start, gap.stop))
+    assert (np.diff(s.seconds) == 3600.0).all()  # on the regular grid again
+
+
+def test_no_prediction_spans_a_gap() -> None:
+    df, gap = _hourly_with_gap()
+    with pytest.warns(UserWarning, match="1 gap"):
+        det = SeriesAnomalyDetector(contamination=0.02, seed=0,
+                                    model_params={"lags": 12, **SMALL_AR}).fit(
+            df, time="timestamp", value="value")
+        s = read_series(df, time="timestamp", value="value")
+    points, windows = det.point_scores(s), det.window_scores(s)
+    offsets = det.model_._lag_offsets()
+    for t in range(len(s)):  # a score exists only where no lag reaches into the gap
+        reaches = gap.start <= t < gap.stop or any(gap.start <= t - o < gap.stop
+                                                   for o in offsets)
+        assert np.isnan(points[t]) or not reaches, t
+    assert np.isnan(points[gap.start:gap.stop + 1]).all()
+    assert np.isnan(windows[gap]).all() and np.isfinite(points[gap.stop + 200:]).any()
+    for _, row in det.intervals(s).iterrows():
+        assert row["end_index"] < gap.start or row["start_index"] >= gap.stop
+
+
+def test_short_gaps_are_interpolated_without_masking() -> None:
+    df = _hourly(10).drop(index=[100, 101, 200]).reset_index(drop=True)
+    with pytest.warns(UserWarning, match=r"2 gaps \(longest 3h between observations, 2 missing "
+                                         r"steps of 1h\): 2 of at most 3 steps interpolated, 0 "):
+        s = read_series(df, time="timestamp", value="value")
+    assert len(s) == 240 and not s.missing.any() and np.isfinite(s.values).all()
+
+
+def test_timestamps_too_irregular_for_a_grid_are_refused() -> None:
+    df = _hourly(2)
+    df.loc[len(df) - 1, "timestamp"] = "2030-01-01 00:00:00"
+    with pytest.raises(DataError, match=r"time column 'timestamp' is too irregular for a "
+                                        r"series: 48 points span \d+ steps of 1h"):
+        read_series(df, time="timestamp", value="value")
+
+
+def test_two_separated_planted_anomalies_are_two_intervals() -> None:
+    """A strong and a weaker event four days apart, detected in the series they sit in:
+    the strong one's smeared window scores must not use up the flagged share."""
+    df = _hourly(40)
+    df.loc[300:330, "value"] = df.loc[300, "value"]  # a flat line
+    df.loc[700:730, "value"] = df["value"].to_numpy()[688:719]  # night replayed at midday
+    det = SeriesAnomalyDetector(contamination=0.05, seed=0,
+                                model_params={"lags": 12, **SMALL_AR}).fit(
+        df, time="timestamp", value="value")
+    spans = det.intervals(df)
+    assert len(spans) == 2
+    hits = {(lo, hi): ((spans["start_index"] <= hi) & (spans["end_index"] >= lo)).sum()
+            for lo, hi in [(300, 330), (700, 730)]}
+    assert hits == {(300, 330): 1, (700, 730): 1}
+
+
+def test_find_events_keeps_a_weaker_event_beside_a_strong_smear() -> None:
+    from genlab.anomaly.series import find_events
+
+    w = np.zeros(200)
+    w[40:60] = 10.0
+    w[30:70] += 3.0  # the strong event's window smear
+    w[150:155] = 5.0  # a weaker event elsewhere
+    events, next_peak = find_events(w, halo=10, budget=25)
+    # the smear (30-39, 60-69) is below half the peak and may not start an event
+    assert [(a, b) for a, b, _ in events] == [(40, 59), (150, 154)] and next_peak == 0.0
+    events, next_peak = find_events(w, halo=10, budget=15)
+    assert [(a, b) for a, b, _ in events] == [(40, 59)] and next_peak == 5.0
+    events, _ = find_events(w, halo=10, above=5.0)
+    assert [(a, b) for a, b, _ in events] == [(40, 59)]

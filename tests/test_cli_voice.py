@@ -69,3 +69,16 @@ def test_inspect_names_other_kinds_of_data(tmp_path: Path) -> None:
     corpus.write_text("some text to learn from\n" * 5)
     result = runner.invoke(app, ["inspect", str(corpus)])
     assert result.exit_code == 0 and "sequence data" in result.output
+
+
+def test_fit_reports_training_and_reads_inf_as_missing(tmp_path: Path) -> None:
+    df = pd.DataFrame({"x": ["1.5", "inf", "2.5", "3.0"] * 10, "g": ["a", "b"] * 20})
+    path = tmp_path / "inf.csv"
+    df.to_csv(path, index=False)
+    out = tmp_path / "m.genlab"
+    refused = runner.invoke(app, ["fit", str(path), "--model", "gaussian", "-o", str(out)])
+    assert refused.exit_code == 2 and "--inf missing" in refused.output
+    ok = runner.invoke(app, ["fit", str(path), "--model", "flow", "-o", str(out), "--inf",
+                             "missing", "-p", "epochs=1", "-p", "device=cpu"])
+    assert ok.exit_code == 0, ok.output
+    assert "training: trained 1 epoch" in ok.output

@@ -78,7 +78,7 @@ def test_samples_hold_the_requested_bars(music_model: Transformer, tmp_path: Pat
         assert measures(path) == 3  # opens in music21 with the requested number of bars
     assert music_model.sample(2, bars=3, seed=0, top_k=20) == pieces
     lp = music_model.log_prob(pieces)
-    assert lp[0] == pytest.approx(music_model.token_log_prob(pieces[0]).sum(), rel=1e-9)
+    assert lp[0] == pytest.approx(music_model.token_log_prob(pieces[0]).sum(), rel=1e-5)
     with pytest.raises(ParameterError, match="not to music"):
         music_model.sample(1, prompt="C4")
 

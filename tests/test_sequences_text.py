@@ -104,7 +104,7 @@ def test_log_prob_is_the_sum_of_token_log_probs(text_model: Transformer) -> None
         tokens = text_model.token_log_prob(text)
         assert tokens.shape == (len(text),)
         assert np.all(tokens <= 0)
-        assert total == pytest.approx(tokens.sum(), rel=1e-9)
+        assert total == pytest.approx(tokens.sum(), rel=1e-5)
 
 
 def test_training_learns_the_text(text_model: Transformer) -> None:
@@ -217,7 +217,7 @@ def test_lstm_family_same_contract() -> None:
     m = LSTM(hidden=16, layers=1, context=24, epochs=1, batch_size=16, epoch_size=32,
              seed=0).fit([TEXT])
     text = "JULIET: light" * 5
-    assert m.log_prob([text])[0] == pytest.approx(m.token_log_prob(text).sum(), rel=1e-9)
+    assert m.log_prob([text])[0] == pytest.approx(m.token_log_prob(text).sum(), rel=1e-5)
     s = m.sample(2, prompt="JULIET:", length=10, seed=3)
     assert s == m.sample(2, prompt="JULIET:", length=10, seed=3)
     assert all(x.startswith("JULIET:") for x in s)

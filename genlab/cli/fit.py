@@ -50,6 +50,8 @@ def fit(
     = None,
     max_bytes: MaxBytes = None,
     max_columns: MaxColumns = None,
+    inf: Annotated[str, typer.Option(
+        "--inf", help="Infinite numbers in a table: error (default) or missing.")] = "error",
     mkdir: MakeDirs = False,
     quiet: Quiet = False,
 ) -> None:
@@ -65,8 +67,8 @@ def fit(
     if seed is not None:
         params["seed"] = seed
     kinds = pairs(kind, "--kind") or None
-    source, read_seconds = _read_with_progress(data, data_kind,
-                                               read_limits(max_bytes, max_columns))
+    source, read_seconds = _read_with_progress(
+        data, data_kind, {**read_limits(max_bytes, max_columns), "inf": inf})
     m = fit_model(source, model, conditions=condition or None, data_kind=data_kind,
                   kinds=kinds, time=time, value=value, **params)
     path = m.save(output, owner=owner, licence=licence)
@@ -75,10 +77,13 @@ def fit(
         reading = f" (reading took {read_seconds:.1f}s)" if read_seconds is not None else ""
         out.print(f"fitted {type(m).__name__} on {m.n_rows_} {what} in {m.fit_seconds_:.1f}s"
                   f"{reading} -> {path}", highlight=False)
+        summary = getattr(m, "training_summary_", None)
+        if summary:  # neural families: how long they trained and what stopped them
+            out.print(f"training: {summary}", highlight=False)
 
 
 def _read_with_progress(data: Path, data_kind: str | None,
-                        limits: dict[str, int]) -> tuple[Any, float | None]:
+                        limits: dict[str, Any]) -> tuple[Any, float | None]:
     """A table file read under a progress line (so a long read is not silent) and how long
     it took; other kinds of data are returned as given, for their own readers."""
     from genlab._progress import task

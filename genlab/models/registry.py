@@ -12,7 +12,9 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from genlab.errors import ModelFileError, ParameterError
-from genlab.store import read_model_file
+from genlab.store import check_max_memory, read_model_file
+from genlab.store_schema import one_line
+from genlab.store_sizes import check_sizes
 
 if TYPE_CHECKING:
     from genlab.models.base import Model
@@ -61,18 +63,21 @@ def make_model(family: str | None = None, modality: str = "table", **params: Any
     return known[name].build(**params)
 
 
-def load(path: str | os.PathLike[str]) -> Any:
+def load(path: str | os.PathLike[str], *, max_memory: int | str | None = None) -> Any:
     """Load a `.genlab` file of any modality as the class that wrote it; the file is parsed
-    as JSON and raw tensors, never executed."""
-    config, tensors = read_model_file(path)
+    as JSON and raw tensors, never executed. `max_memory` (bytes, or text like "4GiB";
+    default 1 GiB) bounds the unpacked weights and what the codec may ask for."""
+    budget = check_max_memory(max_memory)
+    config, tensors = read_model_file(path, max_memory=budget)
     where = repr(str(path))
-    modality, family = config.get("modality", "table"), config.get("family")
-    if not isinstance(modality, str) or modality not in MODALITIES:
-        raise ModelFileError(f"{where} holds a model of unknown kind {modality!r}; known: "
-                             f"{', '.join(MODALITIES)}")
-    cls = families(modality).get(family) if isinstance(family, str) else None
+    modality, family = config.get("modality", "table"), config["family"]
+    if modality not in MODALITIES:
+        raise ModelFileError(f"{where} holds a model of unknown kind {one_line(modality, 40)!r};"
+                             f" known: {', '.join(MODALITIES)}; upgrade genlab or check the file")
+    check_sizes(modality, config, tensors, where, budget)
+    cls = families(modality).get(family)
     if cls is None:
         raise ModelFileError(
-            f"{where} names unknown family {family!r} ({modality} data); known: "
+            f"{where} names unknown family {one_line(family, 40)!r} ({modality} data); known: "
             f"{sorted(families(modality))}; upgrade genlab or check the file")
     return cls._from_file(config, tensors, where)

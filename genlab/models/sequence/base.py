@@ -169,7 +169,11 @@ class SequenceModel(TorchModule, Model):
 
     def _options(self, options: dict[str, Any]) -> dict[str, Any]:
         """The sample options with the model's defaults for those not given."""
-        opts = {"prompt": None, "length": self.sample_length,  # type: ignore[attr-defined]
+        # `sample_length` is the text default; items (molecules) default to a cap from the
+        # training items, so `length` reaches `_max_new` only when the caller gives it
+        text = isinstance(getattr(self, "codec_", None), CharCodec)
+        opts = {"prompt": None,
+                "length": self.sample_length if text else None,  # type: ignore[attr-defined]
                 "bars": self.sample_bars, "temperature": self.temperature,  # type: ignore[attr-defined]
                 "top_k": self.top_k, "top_p": self.top_p,  # type: ignore[attr-defined]
                 "grammar": self.grammar, "use_cache": True, "batch_size": 1000}  # type: ignore[attr-defined]
@@ -220,7 +224,14 @@ class SequenceModel(TorchModule, Model):
         if isinstance(codec, MusicCodec):
             return int(opts["bars"]) * (MAX_TOKENS_PER_BAR + 1) + 1
         ctx = getattr(self.net_, "context", None) or self.meta_.get("max_len", 256)
-        return max(1, int(ctx) - prefix_len)
+        room = max(1, int(ctx) - prefix_len)
+        if opts.get("length") is not None:  # an explicit cap on the tokens generated
+            return min(room, int(opts["length"]))
+        # without one, half as long again as the longest training item (max_len counts its
+        # EOS): a sample that never draws EOS cannot keep a whole batch decoding to the
+        # context's end
+        longest = int(self.meta_.get("max_len", ctx)) - 1
+        return min(room, max(1, math.ceil(1.5 * longest)))
 
     def _stepper(self, b: int, cond: torch.Tensor | None, z: torch.Tensor | None,
                  use_cache: bool) -> Stepper:

@@ -183,8 +183,8 @@ class SequenceVAE(SequenceModel):
         return super()._generate_batch(b, prefix, cond, opts, generator, use_cache, z=z)
 
     def _max_new(self, prefix_len: int, opts: dict[str, Any]) -> int:
-        if isinstance(self.codec_, MusicCodec):
-            return super()._max_new(prefix_len, opts)
+        if isinstance(self.codec_, MusicCodec) or opts.get("length") is not None:
+            return super()._max_new(prefix_len, opts)  # bars, or the asked length cap
         return int(self.meta_.get("max_len", 256))
 
     def _token_scores(self, ids: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:

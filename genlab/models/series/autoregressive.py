@@ -208,6 +208,10 @@ class SeriesModel(TorchModule, Model):
         self.meta_ = {"n_features": self._n_features(self.codec_)}
         z = self._standardise(s.values)
         idx = np.arange(self.window_, len(s))
+        idx = idx[s.usable(self._lag_offsets())[idx]]  # nothing learned across a long gap
+        if idx.size < 2:
+            raise DataError("the series has too few observed points outside its long gaps "
+                            "to fit; give a longer or more regular series")
         feats = self._features(z, s.seconds, idx)
         self.net_ = self._new_net(rng)
         tensors = [torch.as_tensor(feats), torch.as_tensor(z[idx], dtype=torch.float32)]
