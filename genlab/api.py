@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab.data.detect import detect_kind
-from genlab.models.registry import families, load, make_model
+from genlab.models.registry import families, family_class, load, make_model
 
 __all__ = ["families", "fit", "load", "make_model", "report"]
 
@@ -31,7 +31,7 @@ def fit(
     `kinds` overrides table column kinds; `time` / `value` name a series' columns; the
     other keyword arguments are the family's hyperparameters."""
     modality, implied = detect_kind(data, data_kind)
-    cls = families(modality).get(model or "")
+    cls = family_class(modality, model) if model else None
     accepted = set(cls._param_names()) if cls is not None else set()
     params = {**{k: v for k, v in implied.items() if not accepted or k in accepted}, **params}
     m = make_model(model, modality, **params)

@@ -1,4 +1,5 @@
-"""Maths of the copula's building blocks: piecewise marginals and GHK rectangle probabilities."""
+"""Maths of the copula's building blocks: piecewise marginals (with their tails beyond the
+data) and GHK rectangle probabilities (in log space)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,37 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
+from scipy import integrate, stats
 
 import genlab
-from genlab.models.table._marginal import fit_empirical, fit_parametric
-from genlab.models.table._rectangle import log_rectangle_prob, sample_truncated
+from genlab.data.columns import ColumnSpec
+from genlab.models.table._marginal import (
+    PiecewiseMarginal,
+    fit_adaptive,
+    fit_empirical,
+    fit_parametric,
+    smooth_marginal,
+    strict_support,
+)
+from genlab.models.table._rectangle import log_interval, log_rectangle_prob, sample_truncated
+from genlab.models.table.bayesnet import binned_marginal, quantile_edges
+
+
+def total_mass(m: PiecewiseMarginal) -> float:
+    """Integral of exp(logpdf) over R: the linear segments exactly (constant density), the
+    exponential tails by adaptive quadrature to +-infinity."""
+    xs = m.xs
+    inner = np.sum(np.exp(m.logpdf((xs[1:-2] + xs[2:-1]) / 2)) * np.diff(xs[1:-1]))
+
+    # each tail in units of its segment's width, so quadrature sees scale 1 however narrow
+    s_lo, s_hi = xs[1] - xs[0], xs[-1] - xs[-2]
+
+    def f(x: float) -> float:
+        return float(np.exp(m.logpdf(np.array([x])))[0])
+
+    left = integrate.quad(lambda t: f(xs[1] - t * s_lo) * s_lo, 0, np.inf, epsabs=1e-14)[0]
+    right = integrate.quad(lambda t: f(xs[-2] + t * s_hi) * s_hi, 0, np.inf, epsabs=1e-14)[0]
+    return float(inner + left + right)
 
 
 @settings(max_examples=40, deadline=None)
@@ -22,15 +49,20 @@ from genlab.models.table._rectangle import log_rectangle_prob, sample_truncated
 def test_empirical_marginal_is_a_distribution(values, integer):
     v = np.asarray(values, dtype=float) / (1 if integer else 7)
     m = fit_empirical(v, integer=integer, decimals=None if integer else 6)
-    # CDF runs 0 -> 1, density is its slope, ppf inverts cdf on the sampling range
-    assert m.cdf(np.array([m.xs[0]]))[0] == 0 and m.cdf(np.array([m.xs[-1]]))[0] == 1
-    mids = (m.xs[:-1] + m.xs[1:]) / 2
-    mass = np.sum(np.exp(m.logpdf(mids)) * np.diff(m.xs))
-    assert mass == pytest.approx(1.0, abs=1e-9)
+    # by default: tails beyond the outer knots, the density still integrates to 1
+    assert 0 < m.cdf(np.array([m.xs[0]]))[0] < m.cdf(np.array([m.xs[1]]))[0]
+    assert total_mass(m) == pytest.approx(1.0, abs=1e-7)
     u = np.linspace(0, 1, 101)
     x = m.ppf(u)
     assert np.all(np.diff(x) >= 0) and x[0] >= m.lo - 1e-12 and x[-1] <= m.hi + 1e-12
     assert np.all(np.isfinite(m.logpdf(v)))
+    # strict: the bounded support, CDF 0 -> 1 on the knots, density its slope
+    with strict_support():
+        assert m.cdf(np.array([m.xs[0]]))[0] == 0 and m.cdf(np.array([m.xs[-1]]))[0] == 1
+        mids = (m.xs[:-1] + m.xs[1:]) / 2
+        mass = np.sum(np.exp(m.logpdf(mids)) * np.diff(m.xs))
+        assert mass == pytest.approx(1.0, abs=1e-9)
+        assert np.all(np.isfinite(m.logpdf(v)))
 
 
 def test_empirical_marginal_keeps_spikes():
@@ -89,3 +121,84 @@ def test_truncated_sampling_respects_bounds_and_correlation():
     ref = np.random.default_rng(5).multivariate_normal([0, 0], cov, 200_000)
     ref = ref[(ref[:, 0] >= 0) & (ref[:, 1] <= 0.5)]
     np.testing.assert_allclose(z.mean(axis=0), ref.mean(axis=0), atol=0.05)
+
+
+_rng = np.random.default_rng(11)
+_SPIKY = np.r_[np.zeros(300), _rng.gamma(2.0, 50.0, 200).round()]
+_CONT = _rng.normal(3.0, 2.0, 400).round(3)
+
+
+def _marginal_of(kind: str) -> PiecewiseMarginal:
+    if kind == "empirical-integer":
+        return fit_empirical(_SPIKY, integer=True)
+    if kind == "empirical-continuous":
+        return fit_empirical(_CONT, decimals=3)
+    if kind == "smooth":
+        return smooth_marginal(_CONT, resolution=0.001)
+    if kind == "parametric":
+        return fit_parametric(_CONT, decimals=3)[0]
+    if kind == "adaptive":
+        return fit_adaptive(_CONT, ColumnSpec("a", "continuous", "float64", decimals=3))[0]
+    return binned_marginal(_SPIKY, quantile_edges(_SPIKY, 8), integer=True, decimals=None)
+
+
+MARGINALS = ["empirical-integer", "empirical-continuous", "smooth", "parametric", "adaptive",
+             "binned"]
+
+
+@pytest.mark.parametrize("kind", MARGINALS)
+def test_tails_keep_the_mass_at_one_and_fall_with_distance(kind):
+    m = _marginal_of(kind)
+    assert total_mass(m) == pytest.approx(1.0, abs=1e-6)
+    with strict_support():
+        strict_beyond = m.cdf(np.array([m.xs[1]]))[0], 1 - m.cdf(np.array([m.xs[-2]]))[0]
+    # the tails hold exactly the mass the bounded marginal had beyond its inner knots
+    assert m.cdf(np.array([m.xs[1]]))[0] == pytest.approx(strict_beyond[0], rel=1e-12)
+    assert 1 - m.cdf(np.array([m.xs[-2]]))[0] == pytest.approx(strict_beyond[1], rel=1e-9)
+    span = m.xs[-1] - m.xs[0]
+    below = m.xs[0] - span * np.array([0.0, 1.0, 10.0, 100.0])
+    above = m.xs[-1] + span * np.array([0.0, 1.0, 10.0, 100.0])
+    for far in (below, above):
+        lp = m.logpdf(far)
+        assert np.all(np.isfinite(lp)) and np.all(np.diff(lp) < 0)
+    with strict_support():
+        assert np.all(m.logpdf(below[1:]) == -np.inf) and np.all(m.logpdf(above[1:]) == -np.inf)
+
+
+@pytest.mark.parametrize("kind", MARGINALS)
+def test_tails_are_continuous_and_cdf_matches_density(kind):
+    m = _marginal_of(kind)
+    for knot in (m.xs[1], m.xs[-2]):
+        eps = 1e-9 * max(1.0, abs(knot))
+        near = m.cdf(np.array([knot - eps, knot, knot + eps]))
+        assert np.ptp(near) < 1e-6
+    # F(b) - F(a) equals the integral of the density in the left tail
+    a, b = m.xs[0] - 3 * (m.xs[1] - m.xs[0]), m.xs[1]
+    num = integrate.quad(lambda x: float(np.exp(m.logpdf(np.array([x])))[0]), a, b)[0]
+    assert np.diff(m.cdf(np.array([a, b])))[0] == pytest.approx(num, rel=1e-6)
+    u = np.linspace(0, 1, 257)
+    x = m.ppf(u)
+    assert np.all(np.diff(x) >= -1e-12) and x.min() >= m.lo and x.max() <= m.hi
+
+
+def test_log_interval_is_accurate_far_in_both_tails():
+    a = np.array([30.0, -31.0, -0.5, 50.0, 2.0])
+    b = np.array([31.0, -30.0, 0.5, np.inf, 2.0])
+    got = log_interval(a, b)[0]
+    assert got[0] == pytest.approx(stats.norm.logsf(30.0), rel=1e-9)
+    assert got[1] == pytest.approx(stats.norm.logcdf(-30.0), rel=1e-9)
+    assert got[2] == pytest.approx(np.log(stats.norm.cdf(0.5) - stats.norm.cdf(-0.5)), rel=1e-12)
+    assert got[3] == pytest.approx(stats.norm.logsf(50.0), rel=1e-9)
+    assert got[4] == -np.inf  # an empty interval is a true zero
+
+
+def test_rectangle_probability_far_from_the_mean_stays_finite():
+    # 1-D: the interval lies 40 standard deviations above the mean; Phi(b) - Phi(a) == 0
+    one = log_rectangle_prob(np.array([[40.0]]), np.array([[np.inf]]), np.zeros((1, 1)),
+                             np.eye(1))
+    assert one[0] == pytest.approx(stats.norm.logsf(40.0), rel=1e-9)
+    # 2-D (GHK): independent dims, so the answer is the product of the two tails
+    cov = np.eye(2)
+    got = log_rectangle_prob(np.array([[20.0, -np.inf]]), np.array([[np.inf, -25.0]]),
+                             np.zeros((1, 2)), cov)
+    assert got[0] == pytest.approx(stats.norm.logsf(20.0) + stats.norm.logcdf(-25.0), rel=1e-6)

@@ -32,7 +32,7 @@ __all__ = ["AnomalyDetector", "Data", "as_frame"]
 
 Data = pd.DataFrame | np.ndarray | str | os.PathLike[str]
 _REPAIR_VALUES = 24  # typical values tried per column when explaining a row
-_INF_SCORE = 1e300  # stands for an impossible row (a category never seen) when ranking
+_INF_SCORE = 1e300  # stands for a row the model finds impossible, so scores stay finite
 
 
 def as_frame(data: Data, columns: list[str] | None = None, what: str = "data") -> pd.DataFrame:
@@ -233,16 +233,22 @@ class AnomalyDetector(Estimator):
     # -- scoring ------------------------------------------------------------------------------
     def _raw_scores(self, df: pd.DataFrame) -> np.ndarray:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # unseen categories: -inf, as wanted
+            # never-seen categories are scored with a smoothed probability: a high, finite
+            # score is the answer here, not something to warn about on every call
+            warnings.simplefilter("ignore", UserWarning)
             lp = self.model_.log_prob(df)
             if self.context_model_ is not None:
                 lp_ctx = self.context_model_.log_prob(df[list(self.context or [])])
                 lp = np.where(np.isfinite(lp_ctx), lp - lp_ctx, lp)
-        return -lp
+        # a model that still gives an exact zero (e.g. a combination of condition values a
+        # class-conditional Gaussian never saw) ranks last but stays a number sklearn takes
+        return np.minimum(-lp, _INF_SCORE)
 
     def score(self, data: Data) -> np.ndarray:
         """Anomaly score per row: `-log p(x)` (or `-log p(x | context)`) in nats; higher is
-        more anomalous, `inf` for a row the model finds impossible."""
+        more anomalous. Always finite: values beyond the training range fall in the
+        marginals' tails, never-seen categories get a smoothed probability, and a row a model
+        still finds impossible scores 1e300."""
         if not hasattr(self, "model_"):
             self._check_fitted()
         return self._raw_scores(self._frame(data))

@@ -15,7 +15,8 @@ from genlab.errors import DataError
 __all__ = ["CATEGORICAL_KINDS", "KINDS", "NUMERIC_KINDS", "ColumnSpec", "Encoded", "Kind",
            "to_number"]
 
-Kind = Literal["continuous", "integer", "categorical", "boolean", "datetime", "id", "constant"]
+Kind = Literal["continuous", "integer", "categorical", "boolean", "datetime", "id", "constant",
+               "text"]
 KINDS: tuple[str, ...] = get_args(Kind)
 NUMERIC_KINDS = ("continuous", "integer", "datetime")
 CATEGORICAL_KINDS = ("categorical", "boolean")

@@ -25,6 +25,8 @@ __all__ = ["MAX_ABS_VALUE", "infer_column", "infer_kinds"]
 
 # beyond this, squares and sums of a column overflow float64 inside the families and the
 # model file holds infinities that `load` refuses (measured: 1e200 broke `gaussian`)
+TEXT_MIN_DISTINCT_SHARE = 0.5  # distinct values per row above which long strings are text
+TEXT_MIN_MEDIAN_LENGTH = 15  # characters
 MAX_ABS_VALUE = 1e150
 
 
@@ -104,9 +106,22 @@ def _choose_kind(col: pd.Series, present: pd.Series, uniques: np.ndarray, is_num
         if n_unique <= MAX_CATEGORIES_FOR_NUMBERS and n_unique <= len(present) / 2:
             return "categorical"
         return "integer" if whole else "continuous"
+    if _looks_like_text(present, n_unique):
+        return "text"
     if n_unique == len(present) and len(present) >= MIN_ROWS_FOR_ID:
         return "id"
     return "categorical"
+
+
+def _looks_like_text(present: pd.Series, n_unique: int) -> bool:
+    """Free text (comments, descriptions): mostly distinct, long values with spaces. As a
+    category per value it would be copied verbatim into samples and drown the dependence
+    of every other column."""
+    if len(present) < MIN_ROWS_FOR_ID or n_unique < TEXT_MIN_DISTINCT_SHARE * len(present):
+        return False
+    values = present.astype(str)
+    return bool(values.str.len().median() >= TEXT_MIN_MEDIAN_LENGTH
+                and values.str.contains(r"\s", regex=True).mean() >= 0.5)
 
 
 def _datetime_resolution(values: np.ndarray) -> str | None:
@@ -192,6 +207,16 @@ def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
             f"column {name!r} looks like an identifier ({n_unique} unique values); it is not "
             f"modelled and sampled rows get fresh ids; pass kinds={{{name!r}: 'categorical'}} "
             "to model it",
+            UserWarning,
+            stacklevel=4,
+        )
+    elif kind == "text":
+        length = int(present.astype(str).str.len().median())
+        warnings.warn(
+            f"column {name!r} looks like free text ({n_unique} distinct values, median "
+            f"{length} characters); it is left out of the model and sampled rows have it "
+            "missing, so no training text is ever copied; pass "
+            f"kinds={{{name!r}: 'categorical'}} to model its values as categories",
             UserWarning,
             stacklevel=4,
         )

@@ -190,6 +190,8 @@ class TabularCodec:
                 out[s.name] = _restore_dtype(pd.Series(values, dtype=object), s)
             elif s.kind == "id":
                 out[s.name] = _restore_dtype(_fresh_ids(s, n, rng, row_offset), s)
+            elif s.kind == "text":  # left out of the model: never a copied training text
+                out[s.name] = pd.Series([None] * n, dtype=object)
         return pd.DataFrame({name: out[name].reset_index(drop=True) for name in self.names})
 
 

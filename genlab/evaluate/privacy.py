@@ -15,9 +15,18 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 
-from genlab.evaluate._common import CATEGORICAL, MISSING, finite, labels, numeric, subsample
+from genlab.evaluate._common import (
+    CATEGORICAL,
+    MISSING,
+    NUMERICAL,
+    finite,
+    labels,
+    numeric,
+    subsample,
+)
 
-__all__ = ["DistanceEncoder", "exact_copy_share", "privacy_scores", "privacy_verdict"]
+__all__ = ["DistanceEncoder", "exact_copy_share", "privacy_scores", "privacy_verdict",
+           "unique_value_copies"]
 
 QUERY_ROWS = 5_000
 INDEX_ROWS = 50_000
@@ -108,6 +117,23 @@ def _membership_attack(
     return float(roc_auc_score(y, -d))
 
 
+def unique_value_copies(train: pd.DataFrame, synth: pd.DataFrame,
+                        kinds: dict[str, str]) -> dict[str, int]:
+    """Per non-numeric column, how many synthetic rows hold a value that occurs exactly once
+    in training (a comment, a name, a ticket number: what singles out one person)."""
+    out: dict[str, int] = {}
+    for column, kind in kinds.items():
+        if kind == NUMERICAL or column not in synth.columns:
+            continue
+        counts = train[column].dropna().astype(str).value_counts()
+        singles = counts.index[counts == 1]
+        if len(singles):
+            copied = int(synth[column].dropna().astype(str).isin(set(singles)).sum())
+            if copied:
+                out[str(column)] = copied
+    return out
+
+
 def privacy_verdict(scores: dict[str, Any]) -> tuple[str, str]:
     """A release verdict ("low risk", "moderate risk" or "high risk") and why."""
     ratio = scores["dcr_ratio"]
@@ -172,6 +198,7 @@ def privacy_scores(
         "exact_copy_share": exact_copy_share(synth, train, kinds),
         "exact_copy_share_holdout": exact_copy_share(test, train, kinds),
         "membership_auc": mia,
+        "unique_value_copies": unique_value_copies(train, synth, kinds),
     }
     if scores["dcr_ratio"] is None and med_s == 0 and med_t == 0:
         scores["dcr_ratio"] = 0.0 if scores["exact_copy_share"] > 0.5 else 1.0

@@ -28,7 +28,6 @@ import numpy as np
 
 from genlab._version import __version__
 from genlab.errors import (
-    DataError,
     ModelFileError,
     NotFittedError,
     ParameterError,
@@ -39,6 +38,7 @@ from genlab.params import Estimator, ParamSpec, check_param
 from genlab.provenance import attach, now
 from genlab.seeding import check_seed, draw_seed
 from genlab.store import write_model_file
+from genlab.store_schema import one_line
 
 __all__ = ["Conditions", "Model", "check_count", "check_tensors"]
 
@@ -86,6 +86,10 @@ def check_tensors(
             )
         if not np.all(np.isfinite(tensors[name])):
             raise ModelFileError(f"{where}: tensor {name!r} holds NaN or infinite values")
+
+
+class _RestoreError(Exception):
+    """Marks a failure of `_file_restore` (the cause is chained)."""
 
 
 class Model(Estimator):
@@ -226,9 +230,24 @@ class Model(Estimator):
 
     # -- log_prob -------------------------------------------------------------------------
     def log_prob(self, data: Any, *, conditions: Conditions | None = None,
-                 **options: Any) -> np.ndarray:
+                 strict: bool = False, **options: Any) -> np.ndarray:
         """Natural-log likelihood of each item of `data` (row, image, sequence, time step),
-        in the user's data space; a bound or estimate where `log_prob_is_exact` is False."""
+        in the user's data space; a bound or estimate where `log_prob_is_exact` is False.
+
+        By default every value is finite and graded: a table value beyond the training range
+        falls in a fitted tail that keeps decreasing with distance, a category never seen in
+        training gets a smoothed probability (with a warning naming the rows, columns and
+        values). `strict=True` (table families) gives the model's exact zeros instead:
+        `-inf` outside the bounded support of the marginals and for never-seen categories.
+        """
+        if not isinstance(strict, bool):
+            raise ParameterError(f"strict must be True or False, got {strict!r}")
+        if strict:
+            if "strict" not in inspect.signature(self._log_prob).parameters:
+                raise ParameterError(
+                    f"strict=True applies to table models; {type(self).__name__} "
+                    f"({self.modality}) smooths nothing, so call log_prob without it")
+            options["strict"] = True
         if not self.supports_log_prob:
             able = sorted(n for n, c in registry.families(self.modality).items()
                           if c.supports_log_prob)
@@ -269,17 +288,27 @@ class Model(Estimator):
     @classmethod
     def _from_file(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
                    where: str) -> Model:
-        """Rebuild a model from a read model file (`genlab.load`)."""
+        """Rebuild a model from a read model file (`genlab.load`). The config passed the
+        store's schema; whatever else goes wrong on its content is one ModelFileError."""
         try:
-            model = cls(**config["params"])
-            model._validate_params()
-            model.conditions_ = [str(c) for c in (config.get("conditions") or [])]
-            model._codec_from_dict(config["codec"])
-            meta = config.get("fitted") or {}
-            expected = dict(model._file_shapes(meta))
-        except (TypeError, KeyError, ValueError, AttributeError, DataError,
-                ParameterError) as err:
-            raise ModelFileError(f"{where} has an invalid config: {err}") from err
+            return cls._rebuild(config, tensors, where)
+        except ModelFileError:
+            raise
+        except Exception as err:  # a file from anyone: every failure is its fault
+            stage = "config" if not isinstance(err, _RestoreError) else "fitted state"
+            cause = err.__cause__ if isinstance(err, _RestoreError) else err
+            raise ModelFileError(f"{where} has an invalid {stage}: {one_line(cause)}; the file "
+                                 "is damaged or was edited") from err
+
+    @classmethod
+    def _rebuild(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
+                 where: str) -> Model:
+        model = cls(**config["params"])
+        model._validate_params()
+        model.conditions_ = [str(c) for c in (config.get("conditions") or [])]
+        model._codec_from_dict(config["codec"])
+        meta = config.get("fitted") or {}
+        expected = dict(model._file_shapes(meta))
         check_tensors(where, cls.__name__, tensors, expected)
         provenance = config.get("provenance") or {}
         training = config.get("training") or {}
@@ -294,8 +323,10 @@ class Model(Estimator):
         model.licence_ = provenance.get("licence")
         try:
             model._file_restore(meta, dict(tensors))
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise ModelFileError(f"{where} has an invalid fitted state: {err}") from err
+        except ModelFileError:
+            raise
+        except Exception as err:  # any failure here is a bad fitted state
+            raise _RestoreError(str(err)) from err
         return model
 
     # what the model file holds beyond the family's state (tables add missingness rates)

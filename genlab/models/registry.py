@@ -28,6 +28,17 @@ MODALITIES = {
     "sequence": "genlab.models.sequence",
     "series": "genlab.models.series",
 }
+# modality -> family -> its module: a model file loads by importing its family's module
+# alone, so a classical table model (or a refusal) needs no torch
+FAMILY_MODULES = {
+    "table": {name: f"genlab.models.table.{name}" for name in (
+        "gaussian", "mixture", "copula", "bayesnet", "autoregressive", "flow", "vae", "gan")},
+    "image": {name: f"genlab.models.image.{name}" for name in (
+        "vae", "gan", "pixelcnn", "flow", "superres")},
+    "sequence": {"autoregressive": "genlab.models.sequence.transformer",
+                 "lstm": "genlab.models.sequence.lstm", "vae": "genlab.models.sequence.vae"},
+    "series": {"autoregressive": "genlab.models.series.autoregressive"},
+}
 DEFAULT_FAMILY = {"table": "copula", "image": "vae", "sequence": "autoregressive",
                   "series": "autoregressive"}
 _FAMILIES: dict[str, dict[str, type[Model]]] = {}
@@ -49,18 +60,29 @@ def check_modality(modality: str) -> str:
 def families(modality: str = "table") -> dict[str, type[Model]]:
     """Registered families of a modality, by name."""
     importlib.import_module(MODALITIES[check_modality(modality)])
+    for module in FAMILY_MODULES[modality].values():
+        importlib.import_module(module)
     return dict(_FAMILIES.get(modality, {}))
+
+
+def family_class(modality: str, family: str) -> type[Model] | None:
+    """The class of one family, importing its module only (None if there is none)."""
+    module = FAMILY_MODULES[check_modality(modality)].get(family)
+    if module is None:
+        return None
+    importlib.import_module(module)
+    return _FAMILIES.get(modality, {}).get(family)
 
 
 def make_model(family: str | None = None, modality: str = "table", **params: Any) -> Model:
     """An unfitted model of `family` (default: the modality's default) with `params`."""
-    known = families(modality)
-    name = family or DEFAULT_FAMILY[modality]
-    if name not in known:
+    name = family or DEFAULT_FAMILY[check_modality(modality)]
+    cls = family_class(modality, name) if isinstance(name, str) else None
+    if cls is None:
         what = "" if modality == "table" else f" for {modality} data"
         raise ParameterError(f"unknown model {name!r}{what}; choose one of "
-                             f"{', '.join(sorted(known))}")
-    return known[name].build(**params)
+                             f"{', '.join(sorted(FAMILY_MODULES[modality]))}")
+    return cls.build(**params)
 
 
 def load(path: str | os.PathLike[str], *, max_memory: int | str | None = None) -> Any:
@@ -75,9 +97,9 @@ def load(path: str | os.PathLike[str], *, max_memory: int | str | None = None) -
         raise ModelFileError(f"{where} holds a model of unknown kind {one_line(modality, 40)!r};"
                              f" known: {', '.join(MODALITIES)}; upgrade genlab or check the file")
     check_sizes(modality, config, tensors, where, budget)
-    cls = families(modality).get(family)
+    cls = family_class(modality, family) if isinstance(family, str) else None
     if cls is None:
         raise ModelFileError(
             f"{where} names unknown family {one_line(family, 40)!r} ({modality} data); known: "
-            f"{sorted(families(modality))}; upgrade genlab or check the file")
+            f"{sorted(FAMILY_MODULES[modality])}; upgrade genlab or check the file")
     return cls._from_file(config, tensors, where)

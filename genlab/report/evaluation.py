@@ -200,6 +200,11 @@ def _privacy(s: dict[str, Any], d: EvaluationData) -> str:
         ["Exact copies of training rows, synthetic (hold-out)",
          "\0" + f"{_pct(p['exact_copy_share'])} ({_pct(p['exact_copy_share_holdout'])})",
          "copies beyond the hold-out rate are leaked records: remove them or do not release"],
+        ["Synthetic values that occur once in training (by column)",
+         "\0" + esc(", ".join(f"{k}: {v}" for k, v in
+                              (p.get("unique_value_copies") or {}).items()) or "none"),
+         "a value seen once (a comment, a name, a ticket number) singles out one person; "
+         "copies of free text are leaks (genlab leaves free-text columns out of its models)"],
         ["Membership-inference ROC AUC", "\0" + _num(p["membership_auc"]),
          "0.5: an attacker cannot tell training rows from others by their distance to the "
          "synthetic rows (safe); above 0.6: membership leaks (do not release)"],

@@ -84,7 +84,7 @@ def prepare(s: pd.Series, kind: str) -> Column:
         # Copy: to_numpy may hand back a read-only view of the caller's data.
         values = np.where(np.isfinite(values), values, np.nan)
         return Column(missing, numeric=values)
-    if kind == "id":
+    if kind in ("id", "text"):  # unique by nature: no distribution to compare
         return Column(missing)
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     remap = np.empty(len(uniques), dtype=np.int64)

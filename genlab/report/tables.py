@@ -28,7 +28,7 @@ from genlab.report.table_stats import Column, association, describe, prepare, si
 __all__ = ["build_report", "table_report"]
 
 MAX_ASSOCIATION_COLUMNS = 40
-_UNASSOCIATED = ("id", "constant")
+_UNASSOCIATED = ("id", "constant", "text")
 
 
 def _column_plot(

@@ -12,11 +12,21 @@ The empirical marginal mixes two parts, both piecewise linear, so their mixture 
   every value within (or just beyond) the observed range has a positive, finite density.
 
 Sampling uses the part of the CDF over the dequantised range [v_min - h, v_max + h].
+
+Tails. The outermost segment on each side holds the small mass a marginal puts beyond the
+observed range. By default that mass is spread as an exponential tail instead, from the
+segment's inner knot outwards, with the same mass and the same density at that knot (its
+scale is the segment's width): every value on R gets a finite log-density that falls by one
+nat per scale beyond the data, and the total mass is still 1. Inside `strict_support()` the
+segments stay linear and the density is exactly zero beyond them (the bounded support).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +45,22 @@ __all__ = [
     "marginals_shapes",
     "marginals_state",
     "smooth_marginal",
+    "strict_support",
 ]
+
+# `log_prob(..., strict=True)` asks for the bounded-support densities; a context variable
+# carries that to every marginal without threading a flag through each family's code
+_STRICT = contextvars.ContextVar("genlab_strict_support", default=False)
+
+
+@contextlib.contextmanager
+def strict_support(strict: bool = True) -> Iterator[None]:
+    """Within the block, marginals have their bounded support (no exponential tails)."""
+    token = _STRICT.set(bool(strict))
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
 
 
 @dataclass
@@ -47,22 +72,60 @@ class PiecewiseMarginal:
     lo: float  # sampling range
     hi: float
 
+    def _tails(self) -> tuple[float, float, float, float] | None:
+        """(left mass, left scale, right mass, right scale), or None without tails."""
+        if _STRICT.get() or self.xs.size < 3:
+            return None
+        k, x = self.cdf_knots, self.xs
+        return (float(k[1] - k[0]), float(x[1] - x[0]), float(k[-1] - k[-2]),
+                float(x[-1] - x[-2]))
+
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """F(x)."""
-        return np.interp(x, self.xs, self.cdf_knots, left=0.0, right=1.0)
+        x = np.asarray(x, dtype=np.float64)
+        f = np.interp(x, self.xs, self.cdf_knots, left=0.0, right=1.0)
+        tails = self._tails()
+        if tails is None:
+            return f
+        m_lo, s_lo, m_hi, s_hi = tails
+        a, b = self.xs[1], self.xs[-2]
+        with np.errstate(over="ignore", under="ignore"):
+            f = np.where(x < a, m_lo * np.exp(np.minimum(x - a, 0.0) / s_lo), f)
+            return np.where(x > b, 1.0 - m_hi * np.exp(-np.maximum(x - b, 0.0) / s_hi), f)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF restricted to the sampling range: u in [0, 1] maps into [lo, hi]."""
         f_lo, f_hi = self.cdf(np.array([self.lo, self.hi]))
-        return np.interp(f_lo + u * (f_hi - f_lo), self.cdf_knots, self.xs)
+        t = f_lo + np.asarray(u, dtype=np.float64) * (f_hi - f_lo)
+        x = np.interp(t, self.cdf_knots, self.xs)
+        tails = self._tails()
+        if tails is not None:
+            m_lo, s_lo, m_hi, s_hi = tails
+            k = self.cdf_knots
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.where((t < k[1]) & (m_lo > 0),
+                             self.xs[1] + s_lo * np.log(np.maximum(t, 1e-300) / m_lo), x)
+                x = np.where((t > k[-2]) & (m_hi > 0),
+                             self.xs[-2] - s_hi * np.log(np.maximum(1 - t, 1e-300) / m_hi), x)
+        return np.clip(x, self.lo, self.hi)
 
     def logpdf(self, x: np.ndarray) -> np.ndarray:
-        """log f(x); -inf outside the support."""
+        """log f(x): finite on R by default (the exponential tails); -inf outside the
+        bounded support within `strict_support()`."""
+        x = np.asarray(x, dtype=np.float64)
         seg = np.clip(np.searchsorted(self.xs, x, side="right") - 1, 0, len(self.xs) - 2)
         slope = np.diff(self.cdf_knots)[seg] / np.diff(self.xs)[seg]
         inside = (x >= self.xs[0]) & (x <= self.xs[-1])
         with np.errstate(divide="ignore"):
-            return np.where(inside & (slope > 0), np.log(np.where(slope > 0, slope, 1.0)), -np.inf)
+            out = np.where(inside & (slope > 0), np.log(np.where(slope > 0, slope, 1.0)),
+                           -np.inf)
+            tails = self._tails()
+            if tails is None:
+                return out
+            m_lo, s_lo, m_hi, s_hi = tails
+            a, b = self.xs[1], self.xs[-2]
+            out = np.where(x < a, np.log(m_lo / s_lo) + (x - a) / s_lo, out)
+            return np.where(x > b, np.log(m_hi / s_hi) - (x - b) / s_hi, out)
 
     def half_widths(self, x: np.ndarray) -> np.ndarray:
         """Width of the dequantisation noise at each value, for rank jittering while fitting."""

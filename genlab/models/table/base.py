@@ -7,7 +7,8 @@ A table family subclasses `TableModel` and fills hooks on encoded arrays:
 - `_sample_arrays(n, conditions, rng) -> Encoded`: draw rows, `conditions` maps a
   categorical column index to a code;
 - `_log_prob_arrays(enc) -> (n,)`: natural log density/probability per row, marginalising
-  numeric values that are NaN;
+  numeric values that are NaN (codes are always seen ones: a value never seen in training
+  is summed out here and scored with a smoothed probability, `_log_prob_smoothed`);
 - `_state() -> (meta, tensors)`, `_expected_shapes(meta)`, `_restore(meta, tensors)`.
 
 Numeric missing values are modelled here, once for all families that do not model them
@@ -17,6 +18,7 @@ themselves: each numeric column is missing completely at random at its training 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import warnings
 from typing import Any, ClassVar
 
@@ -28,10 +30,71 @@ from genlab.data.readers import read_table
 from genlab.data.tabular import Encoded, TabularCodec
 from genlab.errors import DataError, ParameterError
 from genlab.models.base import Conditions, Model
+from genlab.models.table._marginal import strict_support
 
-__all__ = ["SAMPLE_CHUNK", "TableModel", "fingerprint"]
+__all__ = ["SAMPLE_CHUNK", "TableModel", "fingerprint", "unseen_message"]
 
 SAMPLE_CHUNK = 200_000
+UNSEEN_ALPHA = 0.5  # pseudo-count of "a value never seen": q = 0.5 / (n + 0.5), add-1/2
+MAX_COMBOS = 1024  # code combinations summed per row holding several never-seen values
+_MAX_EXPANDED = 500_000  # rows scored at once when summing never-seen values out
+_SHOWN = 6  # never-seen values named in the warning
+
+
+def _shown(value: Any) -> str:
+    if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
+        return "missing"
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def unseen_message(codec: TabularCodec, df: pd.DataFrame, unseen: np.ndarray,
+                   strict: bool) -> str:
+    """One line: how many rows hold values never seen in training, which columns and
+    values (with their row counts), and how they are scored."""
+    parts: list[str] = []
+    for j in np.flatnonzero(unseen.any(axis=0)):
+        name = codec.categorical[j].name
+        counts = df[name].iloc[np.flatnonzero(unseen[:, j])].value_counts(dropna=False)
+        parts += [f"{name}={_shown(v)} ({c} row{'' if c == 1 else 's'})"
+                  for v, c in counts.items()]
+    shown = ", ".join(parts[:_SHOWN]) + (f" and {len(parts) - _SHOWN} more"
+                                         if len(parts) > _SHOWN else "")
+    n = int(unseen.any(axis=1).sum())
+    how = ("their log_prob is -inf (strict=True)" if strict else
+           "scored with a smoothed probability (strict=True gives -inf)")
+    return (f"{n} row{' holds' if n == 1 else 's hold'} values never seen in training: "
+            f"{shown}; {how}")
+
+
+def _code_grid(n_codes: list[int], cap: int) -> np.ndarray:
+    """Combinations of codes of some columns, (K, columns), K <= cap: every code of each
+    column, or the first codes of the columns with most codes when there are too many."""
+    take = [0] * len(n_codes)
+    left = max(cap, 1)
+    for rank, j in enumerate(np.argsort(n_codes, kind="stable")):
+        take[j] = max(1, min(n_codes[j], int(left ** (1 / (len(n_codes) - rank)))))
+        left = max(1, left // take[j])
+    return np.array(list(itertools.product(*(range(t) for t in take))), dtype=np.int64)
+
+
+def _expand_unseen(enc: Encoded, unseen: np.ndarray, n_codes: list[int]
+                   ) -> tuple[Encoded, np.ndarray]:
+    """Each row once, a row with never-seen values once per combination of codes of those
+    columns; returns the rows and where each input row's block starts."""
+    rows = unseen.any(axis=1)
+    cap = max(1, min(MAX_COMBOS, _MAX_EXPANDED // max(int(rows.sum()), 1)))
+    patterns, which = np.unique(unseen[rows], axis=0, return_inverse=True)
+    grids = [_code_grid([n_codes[j] for j in np.flatnonzero(p)], cap) for p in patterns]
+    reps = np.ones(enc.n, dtype=np.int64)
+    reps[rows] = [grids[k].shape[0] for k in which.reshape(-1)]
+    starts = np.cumsum(reps) - reps
+    index = np.repeat(np.arange(enc.n), reps)
+    x, c = enc.x[index], enc.c[index]
+    for k, (pattern, grid) in enumerate(zip(patterns, grids, strict=True)):
+        members = np.flatnonzero(rows)[which.reshape(-1) == k]
+        at = (starts[members][:, None] + np.arange(grid.shape[0])[None, :]).reshape(-1)
+        c[np.ix_(at, np.flatnonzero(pattern))] = np.tile(grid, (members.size, 1))
+    return Encoded(x=x, c=c), starts
 
 
 def fingerprint(df: pd.DataFrame) -> str:
@@ -90,28 +153,49 @@ class TableModel(Model):
                 advance(m)
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
-    def _log_prob(self, data: Any, conditions: Conditions | None, **options: Any) -> np.ndarray:
+    def _log_prob(self, data: Any, conditions: Conditions | None, *, strict: bool = False,
+                  **options: Any) -> np.ndarray:
+        if options:
+            raise ParameterError(f"{type(self).__name__}.log_prob takes no option(s) "
+                                 f"{sorted(options)}; its options: conditions, strict")
         if conditions:
             raise ParameterError("table log_prob scores the whole row; put the conditioning "
                                  "columns in the table instead of conditions=")
-        enc = self.schema_.encode(read_table(data))
-        unseen = (enc.c < 0).any(axis=1) if enc.c.size else np.zeros(enc.n, bool)
-        if unseen.any():
-            warnings.warn(
-                f"{int(unseen.sum())} rows hold category values never seen in training; "
-                "their log_prob is -inf",
-                UserWarning,
-                stacklevel=4,
-            )
-            enc.c[unseen] = 0
-        lp = np.asarray(self._log_prob_arrays(enc), dtype=np.float64)
+        df = read_table(data)
+        enc = self.schema_.encode(df)
+        unseen = enc.c < 0
+        rows = unseen.any(axis=1) if enc.c.size else np.zeros(enc.n, bool)
+        if rows.any():
+            warnings.warn(unseen_message(self.schema_, df, unseen, strict), UserWarning,
+                          stacklevel=4)
+        with strict_support(strict):
+            if strict or not rows.any():
+                enc.c[rows] = 0
+                lp = np.asarray(self._log_prob_arrays(enc), dtype=np.float64)
+                lp[rows] = -np.inf
+            else:
+                lp = self._log_prob_smoothed(enc, unseen)
         if not self.models_missing and enc.x.size:
             isna = np.isnan(enc.x)
             rate = self.missing_rate_
             with np.errstate(divide="ignore"):
                 lp = lp + np.where(isna, np.log(rate), np.log1p(-rate)).sum(axis=1)
-        lp[unseen] = -np.inf
         return lp
+
+    def _log_prob_smoothed(self, enc: Encoded, unseen: np.ndarray) -> np.ndarray:
+        """log p per row, where a value never seen in column j is scored as log q_j (the
+        smoothed chance of a new value) plus log p of the rest of the row, the column summed
+        out over its codes (exact marginalisation; with over `MAX_COMBOS` combinations of
+        several such columns, over the first codes of each: a lower bound)."""
+        expanded, starts = _expand_unseen(enc, unseen, self.schema_.n_codes())
+        lp = np.asarray(self._log_prob_arrays(expanded), dtype=np.float64)
+        top = np.maximum.reduceat(lp, starts)
+        shift = np.where(np.isfinite(top), top, 0.0)
+        with np.errstate(divide="ignore"):
+            total = shift + np.log(np.add.reduceat(np.exp(lp - np.repeat(
+                shift, np.diff(np.r_[starts, lp.size]))), starts))
+        n_train = max(int(getattr(self, "n_rows_", 0)), 1)
+        return total + unseen.sum(axis=1) * np.log(UNSEEN_ALPHA / (n_train + UNSEEN_ALPHA))
 
     # -- the model file -------------------------------------------------------------------
     def _codec_dict(self) -> dict[str, Any]:

@@ -145,7 +145,14 @@ class GaussianCopula(TableModel):
     def _bounds(self, j: int, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent interval [low, high] of each code of categorical column j."""
         order = self.cat_orders_[j]
-        edges = ndtri(np.clip(np.r_[0.0, np.cumsum(self.cat_probs_[j][order])], 0.0, 1.0))
+        p = self.cat_probs_[j][order]
+        below = np.r_[0.0, np.cumsum(p)]
+        above = np.r_[np.cumsum(p[::-1])[::-1], 0.0]
+        # upper edges from the mass above them: 1 - cumsum rounds an edge at 1 - 1e-17 to
+        # a finite 8.2 sigma, cutting the top interval short of +inf
+        edges = np.where(below <= 0.5, ndtri(np.clip(below, 0.0, 1.0)),
+                         -ndtri(np.clip(above, 0.0, 1.0)))
+        edges[0], edges[-1] = -np.inf, np.inf
         position = np.empty_like(order)
         position[order] = np.arange(order.size)
         return edges[position[codes]], edges[position[codes] + 1]

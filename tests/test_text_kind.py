@@ -1,0 +1,65 @@
+"""Free-text columns: detected as kind `text`, left out of the joint model with a one-line
+notice, never copied into samples; the other columns are modelled exactly as without it;
+`evaluate` reports synthetic values that occur once in training."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import genlab
+from genlab.data.kinds import infer_kinds
+from genlab.evaluate.privacy import unique_value_copies
+
+WORDS = "the customer asked about billing refund delay login error password reset".split()
+
+
+def _table(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "pro", "team"], n, p=[0.5, 0.3, 0.2])
+    active = np.where(plan == "basic", rng.random(n) < 0.4, rng.random(n) < 0.9)
+    comments = [f"ticket #{100000 + i}: " + " ".join(rng.choice(WORDS, rng.integers(4, 12)))
+                for i in range(n)]
+    return pd.DataFrame({"plan": plan, "active": active,
+                         "spend": np.round(rng.gamma(2.0, 20.0, n), 2), "comment": comments})
+
+
+def test_free_text_is_detected_and_said_in_one_line() -> None:
+    df = _table()
+    assert infer_kinds(df)["comment"] == "text"
+    assert infer_kinds(df)["plan"] == "categorical"
+    with pytest.warns(UserWarning, match=r"column 'comment' looks like free text") as record:
+        genlab.Gaussian(seed=0).fit(df)
+    assert all("\n" not in str(w.message) for w in record)
+
+
+@pytest.mark.parametrize("family", ["bayesnet", "copula", "gaussian"])
+def test_text_never_copied_and_other_columns_unchanged(family: str) -> None:
+    df = _table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with_text = genlab.fit(df, family, seed=0).sample(500, seed=1)
+    without = genlab.fit(df.drop(columns="comment"), family, seed=0).sample(500, seed=1)
+    assert with_text["comment"].isna().all()  # 0 verbatim copies of the unique comments
+    assert unique_value_copies(df, with_text, {"comment": "categorical"}) == {}
+    pd.testing.assert_frame_equal(with_text.drop(columns="comment"), without)
+
+
+def test_explicit_text_kind_and_categorical_override() -> None:
+    df = _table(60)
+    m = genlab.Gaussian(seed=0).fit(df, kinds={"comment": "text", "plan": "categorical"})
+    assert m.schema_.kinds["comment"] == "text"
+    assert np.isfinite(m.log_prob(df)).all()  # scored on the modelled columns
+    short = df.assign(note=["ok"] * 60)
+    assert infer_kinds(short)["note"] == "constant"
+
+
+def test_evaluate_reports_copies_of_values_unique_in_training() -> None:
+    df = _table(200)
+    copied = df.sample(100, random_state=0)  # a "synthesizer" that copies rows
+    found = unique_value_copies(df, copied, {"comment": "categorical", "plan": "categorical",
+                                             "spend": "numerical"})
+    assert found == {"comment": 100}
