@@ -214,6 +214,9 @@ def main() -> None:
         result["odds"] = run_odds(args.seeds, args.tools.split(","))
     if args.only in (None, "nab"):
         result["nab"] = run_nab(0)
+    from genlab._machine import machine_info
+
+    result["machine_info"] = machine_info()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=1))

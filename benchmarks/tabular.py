@@ -217,7 +217,10 @@ def main() -> None:
                              **score(train, test, synth)}
             print(f"{tool}: {json.dumps(results[tool])}", file=sys.stderr)
     RESULTS.parent.mkdir(exist_ok=True)
+    from genlab._machine import machine_info
+
     RESULTS.write_text(json.dumps({"meta": {"machine": f"{os.cpu_count()} cores, CPU only",
+                                            "machine_info": machine_info(),
                                             "seed": args.seed, "protocol": "BENCHMARKS.md"},
                                    "results": results}, indent=1))
     print(markdown(results))
