@@ -223,6 +223,7 @@ def main() -> None:
     out = Path(args.out)
 
     def save() -> None:  # after every family: a late failure keeps the earlier results
+        results["machine_info"] = machine_info()
         results["total_minutes" if not args.merge else "rerun_minutes"] = round(
             (time.perf_counter() - start) / 60, 1)
         with atomic_path(out) as tmp:
