@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from genlab._atomic import atomic_path  # noqa: E402
+from genlab._machine import machine_info  # noqa: E402
 from genlab._version import __version__  # noqa: E402
 from genlab.evaluate.images import (  # noqa: E402
     ImageClassifier,
