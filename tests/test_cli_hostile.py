@@ -291,17 +291,16 @@ NOT_FILES = {
 def test_input_that_is_not_a_regular_file(ws, case):
     os.mkfifo(ws / "fifo")
     args, phrase = NOT_FILES[case]
-    start = time.monotonic()
+    # a FIFO without a writer blocks whoever opens it and /dev/zero never ends: the refusal
+    # returning at all shows neither was read (a hang would stop the run, not pass it)
     refused(ws, [a.format(ws=ws) for a in args], phrase)
-    assert time.monotonic() - start < 30, "a device or pipe was read"
 
 
 def test_sample_a_trillion_rows_is_refused_at_once(ws):
-    start = time.monotonic()
     line = refused(ws, ["sample", ws / "m.genlab", "-n", "1000000000000", "-o", ws / "s2.csv"],
                    "-n 1000000000000 needs about")
     assert "TB of memory" in line and "--max-memory" in line
-    assert time.monotonic() - start < 30
+    assert not (ws / "s2.csv").exists()  # refused before any row was drawn or written
 
 
 def test_sample_above_a_raised_budget_names_the_flag(ws):
