@@ -261,6 +261,9 @@ def read_model_file(
     """Read and validate a model file within `max_memory` bytes of unpacked weights
     (default 1 GiB); every problem is a one-line ModelFileError."""
     budget = check_max_memory(max_memory)
+    if not isinstance(path, (str, os.PathLike)):
+        raise ModelFileError(f"a model file is given by its path, got {type(path).__name__}; "
+                             "pass the .genlab file's path")
     p = Path(path)
     where = repr(str(p))
     if not p.exists():

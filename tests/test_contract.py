@@ -224,3 +224,19 @@ def test_every_parameter_gets_a_gradient(modality: str, family: str,
     monkeypatch.setattr(neural, "fit_loop", spy)
     _fit(modality, family)
     assert missing and not any(missing), f"parameters without a gradient: {missing}"
+
+
+@pytest.mark.parametrize(("call", "phrase"), [
+    (lambda: genlab.fit(TABLE, "gaussian", conditions=5), "conditions must be a name or a list"),
+    (lambda: genlab.fit(123, "gaussian"), "a table is a CSV/Parquet path or a pandas DataFrame"),
+    (lambda: genlab.fit(None), "a table is a CSV/Parquet path or a pandas DataFrame"),
+    (lambda: genlab.load(123), "a model file is given by its path"),
+    (lambda: genlab.fit(TABLE, "gaussian", kinds=["x"]), "kinds must map column names"),
+    (lambda: genlab.fit(5, data_kind="image"), "images are a folder"),
+    (lambda: genlab.fit(5, data_kind="text"), "sequences are a file"),
+], ids=["conditions-int", "data-int", "data-none", "load-int", "kinds-list", "images-int",
+        "sequences-int"])
+def test_wrong_argument_types_are_one_line_errors(call: Any, phrase: str) -> None:
+    with pytest.raises(GenlabError, match=phrase) as info:
+        call()
+    assert "\n" not in str(info.value)

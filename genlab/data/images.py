@@ -356,6 +356,9 @@ def read_images(data: str | os.PathLike[str] | np.ndarray | ImageSet,
         return ImageSet(_array_images(data.images, "images", size), data.labels, data.classes)
     if isinstance(data, np.ndarray):
         return ImageSet(_array_images(data, "images", size))
+    if not isinstance(data, (str, os.PathLike)):
+        raise DataError(f"images are a folder, a .npy/.npz or idx file, or a uint8 array; got "
+                        f"{type(data).__name__}")
     p = Path(data)
     if not p.exists():
         raise DataError(f"{str(p)!r} does not exist; give a folder of images, a .npy/.npz file "

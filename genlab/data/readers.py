@@ -285,6 +285,9 @@ def read_table(
     if isinstance(source, pd.DataFrame):
         df = source.copy()
         where = "the DataFrame"
+    elif not isinstance(source, (str, os.PathLike)):
+        raise DataError(f"a table is a CSV/Parquet path or a pandas DataFrame, got "
+                        f"{type(source).__name__}; pass one of those")
     else:
         path = Path(source)
         suffix = _check_path(path, max_bytes)

@@ -63,6 +63,9 @@ class TabularCodec:
     @classmethod
     def fit(cls, df: pd.DataFrame, kinds: dict[str, str] | None = None) -> TabularCodec:
         """Infer a spec for every column of `df`; `kinds` overrides the inferred kind by name."""
+        if kinds is not None and not isinstance(kinds, dict):
+            raise ParameterError(f"kinds must map column names to kinds, e.g. "
+                                 f"{{'zip': 'categorical'}}; got {type(kinds).__name__}")
         kinds = dict(kinds or {})
         unknown = sorted(set(kinds) - set(df.columns))
         if unknown:

@@ -118,7 +118,12 @@ class Model(Estimator):
         to condition on (columns, `label`, molecule properties). Returns self."""
         self._validate_params()
         self._check_fit_options(options)
-        names = [conditions] if isinstance(conditions, str) else list(conditions or [])
+        names = [conditions] if isinstance(conditions, str) else conditions or []
+        if not isinstance(names, (list, tuple)):
+            raise ParameterError(
+                f"conditions must be a name or a list of names, e.g. ['label'], got "
+                f"{type(conditions).__name__}")
+        names = list(names)
         self.seed_ = self.seed if self.seed is not None else draw_seed()  # type: ignore[attr-defined]
         rng = np.random.default_rng(self.seed_)
         self.history_ = []

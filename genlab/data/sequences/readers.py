@@ -200,6 +200,9 @@ def read_sequences(data: Any, codec: str = "auto") -> tuple[list[Any], str, pd.D
         if kind == "music":
             return read_music(p), kind, None
         raise ParameterError(f"codec must be 'auto', 'char', 'smiles' or 'music', got {codec!r}")
+    if not isinstance(data, (pd.DataFrame, list, tuple)):
+        raise DataError(f"sequences are a file (text, SMILES, music), a SMILES table or a list "
+                        f"of strings / Pieces; got {type(data).__name__}")
     if isinstance(data, pd.DataFrame):
         col = smiles_column(data.columns)
         if col is None:
