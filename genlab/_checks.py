@@ -1,11 +1,12 @@
 """The one validator of parameter values (hyperparameters, training settings, sample
 options). A spec is `("int", low, high)`, `("float", low, high)` (a trailing `?` allows
-None), `("bool",)`, `("choice", options)`, `("str?",)` (text or None) or `("any",)` (checked
-by its owner)."""
+None), `("bool",)`, `("choice", options)`, `("str?",)` (text or None), `("path?", what)` (a
+path or None) or `("any",)` (checked by its owner)."""
 
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,11 @@ def check_param(name: str, value: Any, spec: ParamSpec) -> str | None:
         return None
     if kind == "str?":
         return None if value is None or isinstance(value, str) else (
-            f"{name} must be text, got {type(value).__name__}")
+            f"{name} must be a string, got {value!r}")
+    if kind == "path?":
+        what = spec[1] if len(spec) > 1 else "a file or folder"
+        return None if value is None or isinstance(value, (str, os.PathLike)) else (
+            f"{name} must be the path of {what}, got {type(value).__name__}")
     if kind == "choice":
         if value not in spec[1]:
             return f"{name} must be one of {list(spec[1])}, got {value!r}"

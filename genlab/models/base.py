@@ -200,7 +200,9 @@ class Model(Estimator):
         for name, value in options.items():
             if value is not None and (msg := check_param(name, value, self.sample_options[name])):
                 raise ParameterError(msg)
-        return {k: v for k, v in options.items() if v is not None}
+        # paths are recorded as text, so the provenance reads the same from Python and JSON
+        return {k: os.fspath(v) if self.sample_options[k][0] == "path?" else v
+                for k, v in options.items() if v is not None}
 
     def parse_where(self, where: dict[str, str]) -> tuple[Conditions, dict[str, Any]]:
         """Split `--where name=value` text into (conditions, sample options), each value in

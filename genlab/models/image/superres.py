@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -98,7 +97,7 @@ class SuperResolution(ImageModel):
     conditioning: ClassVar[str] = "the low-resolution image (prompt=PATH, --prompt PATH)"
     sample_options: ClassVar[dict[str, ParamSpec]] = {
         **ImageModel.sample_options,
-        "prompt": ("path",),  # the low-resolution images to super-resolve
+        "prompt": ("path?", "low-resolution images (a folder, .npy/.npz or idx file)"),
         "draw": ("bool",),  # True: a seeded draw from p(high | low), not the location
     }
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
@@ -197,15 +196,6 @@ class SuperResolution(ImageModel):
             x = logistic_mixture_sample(torch.zeros_like(loc).unsqueeze(1), loc.unsqueeze(1),
                                         log_scale.unsqueeze(1), gen)
         return x.cpu().numpy().transpose(0, 2, 3, 1).copy()
-
-    def _check_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        # check_param knows numbers, flags and choices; the prompt is a path
-        prompt = options.get("prompt")
-        if prompt is not None and not isinstance(prompt, (str, os.PathLike)):
-            raise ParameterError(f"prompt must be the path of low-resolution images (a folder, "
-                                 f".npy/.npz or idx file), got {type(prompt).__name__}")
-        rest = super()._check_options({k: v for k, v in options.items() if k != "prompt"})
-        return rest if prompt is None else {**rest, "prompt": os.fspath(prompt)}
 
     def _sample(self, n: int, conditions: Conditions, rng: np.random.Generator,
                 batch_size: int = 256, prompt: str | None = None,

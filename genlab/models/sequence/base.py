@@ -56,8 +56,6 @@ from genlab.models.sequence.grammar import SmilesGrammar
 from genlab.models.sequence.sampling import (
     MAX_TOKENS_PER_BAR,
     SAMPLE_OPTIONS,
-    TEXT_KINDS,
-    check_text_options,
     cond_for_sampling,
     condition_from_text,
 )
@@ -157,13 +155,6 @@ class SequenceModel(TorchModule, Model):
         return meta
 
     # -- sampling ---------------------------------------------------------------------------
-    def _check_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        # text options (prompt) are checked here: genlab.params knows numbers and choices
-        text = check_text_options(options, self.sample_options)
-        rest = {k: v for k, v in options.items()
-                if k not in self.sample_options or self.sample_options[k][0] not in TEXT_KINDS}
-        return {**super()._check_options(rest), **text}
-
     def _condition_from_text(self, name: str, text: str) -> Any:
         return condition_from_text(name, text)
 

@@ -12,8 +12,8 @@ import numpy as np
 from genlab.errors import ParameterError
 from genlab.params import ParamSpec
 
-__all__ = ["MAX_TOKENS_PER_BAR", "SAMPLE_OPTIONS", "TEXT_KINDS", "cond_for_sampling",
-           "condition_from_text", "check_text_options"]
+__all__ = ["MAX_TOKENS_PER_BAR", "SAMPLE_OPTIONS", "cond_for_sampling",
+           "condition_from_text"]
 
 MAX_TOKENS_PER_BAR = 160  # a bar is closed after this many events; a chorale bar has ~60
 
@@ -30,18 +30,6 @@ SAMPLE_OPTIONS: dict[str, ParamSpec] = {
     "batch_size": ("int", 1, 10**7),
 }
 # option kinds `genlab.params.check_param` does not know: `check_text_options` checks them
-TEXT_KINDS = ("str?",)
-
-
-def check_text_options(options: dict[str, Any], specs: dict[str, ParamSpec]) -> dict[str, Any]:
-    """The text-valued options among `options`, checked to be strings (None dropped)."""
-    out = {}
-    for name, value in options.items():
-        if name in specs and specs[name][0] in TEXT_KINDS and value is not None:
-            if not isinstance(value, str):
-                raise ParameterError(f"{name} must be a string, got {value!r}")
-            out[name] = value
-    return out
 
 
 def condition_from_text(name: str, text: str) -> float | tuple[float, float]:

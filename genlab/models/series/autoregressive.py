@@ -68,10 +68,11 @@ class SeriesModel(TorchModule, Model):
     summary: ClassVar[str] = "Autoregressive mixture-density model of a numeric series."
     when_to_use: ClassVar[str] = "forecast or generate a series; score points and windows"
     conditioning: ClassVar[str] = "past values, time of day / week"
-    # history is an array: `_check_options` validates it, the generic checker has no kind
+    # history is an array ("any": the generic checker passes it); `_check_options` checks it
+    # and keeps only the values used, so the provenance records exactly those
     sample_options: ClassVar[dict[str, ParamSpec]] = {
         "paths": ("int", 1, 100_000),
-        "history": ("array",),
+        "history": ("any",),
     }
     _parameter_constraints: ClassVar[dict[str, ParamSpec]] = {
         "seed": ("int?", 0, 2**63 - 1),
