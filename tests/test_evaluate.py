@@ -389,7 +389,7 @@ def test_adult_copula_evaluation_is_complete(tmp_path) -> None:
                       synthetic=tmp_path / "synth.csv", target="income",
                       sensitive=["sex", "race"], report=tmp_path / "adult.html")
     seconds = result.scores["meta"]["seconds"]
-    assert set(seconds) == {"fidelity", "utility", "privacy", "bias"}
+    assert set(seconds) == {"fidelity", "utility", "privacy", "bias", "report"}
     assert all(isinstance(v, float) for v in seconds.values())
     s = result.scores
     assert s["fidelity"]["column_shapes"] > 0.95 and 0.5 < s["fidelity"]["detection"]["auc"] < 1
