@@ -88,12 +88,13 @@ def run_odds(seeds: int, tools: list[str]) -> list[dict[str, Any]]:
                     det.fit(x[fit_idx])
                     scores = det.decision_function(x[test_idx])
                 seconds = time.perf_counter() - start
+                n_not_finite = int((~np.isfinite(np.asarray(scores, float))).sum())
                 scores = np.nan_to_num(np.asarray(scores, float), nan=np.inf, posinf=1e300,
                                        neginf=-1e300)
                 row = {"dataset": name, "seed": seed, "tool": tool,
                        "roc_auc": float(roc_auc_score(y[test_idx], scores)),
                        "average_precision": float(average_precision_score(y[test_idx], scores)),
-                       "seconds": seconds}
+                       "seconds": seconds, "not_finite": n_not_finite}
                 rows.append(row)
                 print(f"odds {name:12s} seed {seed} {tool:24s} auc {row['roc_auc']:.4f} "
                       f"ap {row['average_precision']:.4f} {seconds:6.1f}s", flush=True)
@@ -211,7 +212,11 @@ def main() -> None:
     if RESULTS.exists():
         result = {**json.loads(RESULTS.read_text()), **result}
     if args.only in (None, "odds"):
-        result["odds"] = run_odds(args.seeds, args.tools.split(","))
+        tools = args.tools.split(",")
+        # the tools run replace their own records; the others' stay (a genlab-only re-run
+        # keeps the PyOD rows)
+        kept = [r for r in result.get("odds", []) if r["tool"] not in tools]
+        result["odds"] = kept + run_odds(args.seeds, tools)
     if args.only in (None, "nab"):
         result["nab"] = run_nab(0)
     from genlab._machine import machine_info

@@ -202,3 +202,30 @@ def test_rectangle_probability_far_from_the_mean_stays_finite():
     got = log_rectangle_prob(np.array([[20.0, -np.inf]]), np.array([[np.inf, -25.0]]),
                              np.zeros((1, 2)), cov)
     assert got[0] == pytest.approx(stats.norm.logsf(20.0) + stats.norm.logcdf(-25.0), rel=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 400), min_size=5, max_size=200), st.sampled_from([0.1, 0.01, 0.3]))
+def test_no_flat_segment_scores_a_finite_value_minus_inf(codes, step):
+    """Values on a decimal grid make atoms whose ends differ by round-off; the segment
+    between must not read as zero density (a held-out mid-point scored -inf)."""
+    v = np.asarray(codes, dtype=np.float64) * step
+    probes = np.r_[v, (v[:-1] + v[1:]) / 2, np.unique(v)[:-1] + step / 2]
+    for m in (fit_empirical(v), binned_marginal(v, quantile_edges(v, 8), integer=False,
+                                                 decimals=None)):
+        assert np.all(np.diff(m.cdf_knots) > 0)
+        assert np.isfinite(m.logpdf(probes)).all()
+        with strict_support():
+            assert np.isfinite(m.logpdf(probes)).all()
+
+
+def test_tail_scale_follows_the_spread_not_the_range():
+    """Beyond the data, the log-density falls by one nat per 0.3 interquartile ranges (not
+    per data range): a value far outside scores much lower than one just outside."""
+    rng = np.random.default_rng(0)
+    v = np.r_[rng.normal(0, 1, 2000), 40.0]  # one far outlier widens the range, not the IQR
+    m = fit_empirical(v)
+    iqr = np.subtract(*np.quantile(v, [0.75, 0.25]))
+    b = m.xs[-2]
+    drop = m.logpdf(np.array([b + 1.0]))[0] - m.logpdf(np.array([b + 2.0]))[0]
+    assert drop == pytest.approx(1.0 / (0.3 * iqr), rel=0.05)

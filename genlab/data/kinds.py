@@ -171,6 +171,7 @@ def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
     uniques = present.unique()
     n_unique = len(uniques)
 
+    declared = kind is not None
     if kind is None:
         is_date = is_datetime or parsed_dates is not None
         kind = _choose_kind(col, present, uniques, is_number, is_date)
@@ -210,13 +211,15 @@ def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
             UserWarning,
             stacklevel=4,
         )
-    elif kind == "text":
+    elif kind == "text" and not declared:  # declared text is modelled (models/table/_text)
         length = int(present.astype(str).str.len().median())
         warnings.warn(
             f"column {name!r} looks like free text ({n_unique} distinct values, median "
             f"{length} characters); it is left out of the model and sampled rows have it "
-            "missing, so no training text is ever copied; pass "
-            f"kinds={{{name!r}: 'categorical'}} to model its values as categories",
+            f"missing, so no training text is ever copied; pass kinds={{{name!r}: 'text'}} to "
+            "model it with a character model conditioned on the row (never copying a "
+            f"training text), or kinds={{{name!r}: 'categorical'}} to model its values as "
+            "categories",
             UserWarning,
             stacklevel=4,
         )

@@ -21,7 +21,7 @@ from genlab.models.table._bn_graph import (
     sample_rows,
     topological_order,
 )
-from genlab.models.table._marginal import PiecewiseMarginal
+from genlab.models.table._marginal import PiecewiseMarginal, drop_flat_knots
 from genlab.models.table.base import TableModel
 from genlab.params import ParamSpec
 
@@ -79,18 +79,29 @@ def binned_marginal(
     tail = n_k[[0, -1]] * eps[[0, -1]] / (n_k[[0, -1]] + 1)
     smooth = n_k * eps
     smooth[[0, -1]] -= tail  # (one bin: both tails come out of it)
-    starts = np.r_[v - h, lo, lo[0] - width, hi[-1]]
-    ends = np.r_[v + h, hi, lo[0], hi[-1] + width]
-    mass = np.r_[counts * (1 - eps[b]), smooth, tail] / values.size
-    # density is a sum of uniform pieces: add each piece's slope where it starts, remove it
-    # where it ends, then integrate segment by segment
-    xs = np.unique(np.r_[starts, ends])
-    slope = np.zeros(xs.size)
-    np.add.at(slope, np.searchsorted(xs, starts), mass / (ends - starts))
-    np.add.at(slope, np.searchsorted(xs, ends), -mass / (ends - starts))
-    cdf = np.r_[0.0, np.cumsum(np.cumsum(slope)[:-1] * np.diff(xs))]
-    cdf = np.maximum.accumulate(cdf / cdf[-1])
+    atoms = (v - h, v + h, counts * (1 - eps[b]) / values.size)
+    # the bins and the two tails tile [lo[0] - width, hi[-1] + width] without overlap
+    cover = (np.r_[lo[0] - width, lo, hi[-1]], np.r_[lo[0], hi, hi[-1] + width],
+             np.r_[tail[0], smooth, tail[1]] / values.size)
+    xs = np.unique(np.r_[atoms[0], atoms[1], cover[0], cover[1]])
+    # The density of each segment, read at its midpoint from the two disjoint families of
+    # uniform pieces: exact, where a running sum of slopes that start and stop at atoms
+    # 1e-9 wide cancels to round-off and left flat (zero-density) segments
+    mid = (xs[:-1] + xs[1:]) / 2
+    dens = _piece_density(mid, *atoms) + _piece_density(mid, *cover)
+    cdf = np.r_[0.0, np.cumsum(dens * np.diff(xs))]
+    xs, cdf = drop_flat_knots(xs, cdf / cdf[-1])
     return PiecewiseMarginal(xs=xs, cdf_knots=cdf, lo=float(xs[0]), hi=float(xs[-1]))
+
+
+def _piece_density(x: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                   mass: np.ndarray) -> np.ndarray:
+    """Density at x of uniform pieces [starts, ends) holding `mass`, the pieces sorted and
+    not overlapping."""
+    i = np.searchsorted(starts, x, side="right") - 1
+    safe = np.clip(i, 0, starts.size - 1)
+    inside = (i >= 0) & (x < ends[safe])
+    return np.where(inside, mass[safe] / (ends[safe] - starts[safe]), 0.0)
 
 
 class BayesianNetwork(TableModel):
