@@ -154,9 +154,8 @@ def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
         raise DataError(
             f"column {name!r} has no values (all missing); drop it or fill it before fitting"
         )
-    spec = ColumnSpec(
-        name=name, kind="constant", dtype=dtype, missing_rate=float(col.isna().mean())
-    )
+    spec = ColumnSpec(name=name, kind="constant", dtype=dtype,
+                      missing_rate=float(col.isna().mean()))
     if isinstance(col.dtype, pd.CategoricalDtype):
         spec.dtype_categories = [json_value(v) for v in col.dtype.categories]
     is_number = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
@@ -170,11 +169,10 @@ def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
         _check_mixed(name, present)
     uniques = present.unique()
     n_unique = len(uniques)
-
     declared = kind is not None
     if kind is None:
-        is_date = is_datetime or parsed_dates is not None
-        kind = _choose_kind(col, present, uniques, is_number, is_date)
+        kind = _choose_kind(col, present, uniques, is_number,
+                            is_datetime or parsed_dates is not None)
     spec.kind = kind  # type: ignore[assignment]
     if kind in ("continuous", "integer") and not is_number:
         raise DataError(f"column {name!r} holds text, so it cannot be {kind}; use 'categorical'")
