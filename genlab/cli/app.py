@@ -99,6 +99,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from genlab._version import __version__
+
+        typer.echo(f"genlab {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True,
+        help="Print genlab's version and exit.")] = False,
+) -> None:
+    """Fit generative models to your own data and put them to work."""
+
+
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or chatter.")]
 Seed = Annotated[int | None, typer.Option(help="Random seed.")]
 Params = Annotated[

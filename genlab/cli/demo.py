@@ -18,9 +18,20 @@ def demo(
     folder: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
         "genlab-demo"
     ),
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Only write the embedded data (adult.csv, adult_test.csv, "
+                         "adult_sample.csv, attribution) into this folder; fit nothing.")] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Fit models to the embedded UCI Adult sample, sample, and write reports."""
+    """Fit models to the embedded UCI Adult sample, sample, and write reports
+    (`--export DIR`: only write the data, so the README's adult.csv examples run)."""
+    if export is not None:
+        from genlab.datasets import ADULT_FILES, export_adult_sample
+
+        for name, path in export_adult_sample(export).items():
+            if not quiet:
+                out.print(f"{path}: {ADULT_FILES[name]}", highlight=False, markup=False)
+        return
     from genlab.demo import run_demo
 
     written = run_demo(folder)

@@ -58,6 +58,12 @@ class EvaluationResult:
         """The four headline cards: quality, utility gap, privacy risk, bias flags."""
         return self.scores["summary"]
 
+    def _repr_html_(self) -> str:
+        """The headline scores with their verdicts as a small HTML table (Jupyter)."""
+        from genlab._cards import evaluation_card
+
+        return evaluation_card(self.scores)
+
     def to_json(self, path: str | os.PathLike[str] | None = None, *, indent: int = 2) -> str:
         """The scores as JSON text; also written to `path` (atomically) when given."""
         text = json.dumps(self.scores, indent=indent, allow_nan=False)

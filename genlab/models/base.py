@@ -128,6 +128,7 @@ class Model(Estimator):
         rng = np.random.default_rng(self.seed_)
         self.history_ = []
         self.stopped_by_: str | None = None
+        self.file_path_: str | None = None  # set by save / load
         self.conditions_ = names
         start = time.perf_counter()
         n_items, fingerprint = self._fit(data, names, rng, **options)
@@ -268,6 +269,23 @@ class Model(Estimator):
             lp = self._log_prob(data, conditions, **options)
         return np.asarray(lp, dtype=np.float64)
 
+    # -- learned features -----------------------------------------------------------------
+    def encode(self, data: Any) -> np.ndarray:
+        """Learned features of each item of `data`, shape (n_items, k): a VAE's posterior
+        means, a flow's base-space values, a transformer's pooled hidden states. Families
+        without a latent space raise UnsupportedOperation naming those with one."""
+        self._check_fitted()
+        with self._inference():
+            z = self._encode(data)
+        return np.asarray(z, dtype=np.float64)
+
+    def _encode(self, data: Any) -> Any:
+        able = sorted(f"{m}:{n}" for m in registry.MODALITIES
+                      for n, c in registry.families(m).items() if c._encode is not Model._encode)
+        raise UnsupportedOperation(
+            f"{type(self).__name__} ({self.family}) has no latent space, so encode is not "
+            f"available; families with one: {', '.join(able)}")
+
     # -- persistence ----------------------------------------------------------------------
     def save(
         self, path: str | os.PathLike[str], *, owner: str | None = None, licence: str | None = None
@@ -290,7 +308,9 @@ class Model(Estimator):
                            "fit_seconds": round(self.fit_seconds_, 3), "seed": self.seed_,
                            "owner": owner, "licence": licence},
         }
-        return write_model_file(path, config, tensors)
+        written = write_model_file(path, config, tensors)
+        self.file_path_ = str(written)  # the notebook card shows the file and its size
+        return written
 
     @classmethod
     def _from_file(cls, config: dict[str, Any], tensors: dict[str, np.ndarray],
@@ -328,6 +348,9 @@ class Model(Estimator):
         model.seed_ = provenance.get("seed")
         model.owner_ = provenance.get("owner")
         model.licence_ = provenance.get("licence")
+        from genlab._cards import loaded_path
+
+        model.file_path_ = loaded_path(where)  # shown, with its size, by the notebook card
         try:
             model._file_restore(meta, dict(tensors))
         except ModelFileError:
@@ -345,6 +368,12 @@ class Model(Estimator):
 
     def _file_restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         self._restore(meta, tensors)
+
+    def _repr_html_(self) -> str:
+        """A compact HTML card for Jupyter: family, data, seed, training, columns, file."""
+        from genlab._cards import model_card
+
+        return model_card(self)
 
     # -- hooks ----------------------------------------------------------------------------
     def _fit(self, data: Any, conditions: list[str], rng: np.random.Generator,
