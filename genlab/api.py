@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genlab.data.detect import detect_kind
 from genlab.models.registry import families, family_class, load, make_model
+
+if TYPE_CHECKING:
+    from genlab.report.document import Report
 
 __all__ = ["families", "fit", "load", "make_model", "report"]
 
@@ -21,6 +23,11 @@ def fit(
     kinds: dict[str, str] | None = None,
     time: str | None = None,
     value: str | None = None,
+    constraints: Any = None,
+    epsilon: float | None = None,
+    delta: float | None = None,
+    bounds: dict[str, Any] | None = None,
+    categories: dict[str, list[Any]] | None = None,
     **params: Any,
 ) -> Any:
     """Fit the family named `model` to `data` of any kind: a table (CSV/Parquet path or
@@ -28,27 +35,33 @@ def fit(
     `data_kind="series"`). The kind is detected as `genlab fit` detects it; `data_kind`
     overrides it (`table`, `image`, `text`, `molecules`, `music`, `sequence`, `series`).
 
-    `kinds` overrides table column kinds; `time` / `value` name a series' columns; the
-    other keyword arguments are the family's hyperparameters."""
+    `kinds` overrides table column kinds; `time` / `value` name a series' columns;
+    `constraints` are a table's rules (`genlab.constraints`); the other keyword arguments
+    are the family's hyperparameters. `epsilon` (with `delta`, `bounds`, `categories`)
+    fits with differential privacy (`genlab.privacy`)."""
     modality, implied = detect_kind(data, data_kind)
     cls = family_class(modality, model) if model else None
     accepted = set(cls._param_names()) if cls is not None else set()
     params = {**{k: v for k, v in implied.items() if not accepted or k in accepted}, **params}
     m = make_model(model, modality, **params)
-    options = {k: v for k, v in (("kinds", kinds), ("time", time), ("value", value))
-               if v is not None}
+    options = {k: v for k, v in (("kinds", kinds), ("time", time), ("value", value),
+                                 ("constraints", constraints), ("epsilon", epsilon),
+                                 ("delta", delta), ("bounds", bounds),
+                                 ("categories", categories)) if v is not None}
     return m.fit(data, conditions, **options)
 
 
 def report(
     real: Any,
     synthetic: Any,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     *,
     model: Any = None,
     title: str = "genlab report",
-) -> Path:
-    """Write a self-contained HTML report comparing real and synthetic tables."""
+) -> Report:
+    """The self-contained HTML report comparing real and synthetic tables, as a `Report`:
+    shown inline in Jupyter, saved with `.save(path)` (atomically). With `path` it is saved
+    there at once; `os.fspath(report)` is then that path, as the old return value was."""
     from genlab.report.tables import table_report
 
     return table_report(real, synthetic, path, model=model, title=title)

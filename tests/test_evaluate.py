@@ -268,8 +268,9 @@ def test_report_is_self_contained_with_all_sections(copy_result, tmp_path) -> No
     for card in ("card-quality", "card-utility", "card-privacy", "card-bias"):
         assert f'id="{card}"' in text
     assert "high risk" in text and "Eval &lt;check&gt; &amp; co" in text
-    # 6 columns + 3 matrices + projection + importances + DCR + 2 bias bars
-    assert len(re.findall(r'<img src="data:image/png;base64,', text)) == 6 + 3 + 1 + 1 + 1 + 2
+    # 6 columns + 3 matrices + projection + importances + DCR + 2 bias bars + 3 worst pairs
+    assert len(re.findall(r'<img src="data:image/png;base64,', text)) == 6 + 3 + 1 + 1 + 1 + 2 + 3
+    assert 'id="validity"' in text or "validity" in text.lower()  # the diagnostics section
     assert not _REMOTE.search(text) and "<script" not in text.lower()
     assert not list(out.parent.glob(".*.tmp"))
 
@@ -283,7 +284,7 @@ def test_evaluate_writes_report_when_asked(train, test, tmp_path) -> None:
 @pytest.mark.browser
 def test_report_renders_in_chromium(copy_result, tmp_path) -> None:
     out = copy_result.to_html(tmp_path / "eval.html")
-    assert assert_renders_in_chromium(out, user_data_dir=tmp_path / "profile") == 14
+    assert assert_renders_in_chromium(out, user_data_dir=tmp_path / "profile") == 17
 
 
 # --- the fix: conditional sampling ----------------------------------------------------------

@@ -146,10 +146,10 @@ def test_report_is_self_contained_with_one_image_per_plot(tmp_path: Path) -> Non
     )
     assert out == tmp_path / "sub" / "report.html"
     text = out.read_text(encoding="utf-8")
-    # 6 column plots + 3 association heatmaps + 1 training curve.
-    assert text.count("<img") == 6 + 3 + 1
+    # 6 column plots + 3 association heatmaps + 1 training curve + the 3 worst pairs.
+    assert text.count("<img") == 6 + 3 + 1 + 3
     assert all('alt="' in tag for tag in re.findall(r"<img[^>]*>", text))
-    assert len(re.findall(r'<img src="data:image/png;base64,', text)) == 10
+    assert len(re.findall(r'<img src="data:image/png;base64,', text)) == 13
     assert not _REMOTE.search(text)
     assert "<script" not in text.lower()
     assert "gaussian_copula" in text and "fit seconds" in text
@@ -246,8 +246,8 @@ def test_degenerate_columns_do_not_crash(tmp_path: Path) -> None:
     synth["cat_missing_synth"] = None
     out = build_report(real, synth, tmp_path / "r.html", kinds={"const": "constant", "ident": "id"})
     text = out.read_text(encoding="utf-8")
-    # Every column but the id column gets a plot, plus the three heatmaps.
-    assert text.count("<img") == 8 + 3
+    # Every column but the id column gets a plot, plus the three heatmaps and 3 worst pairs.
+    assert text.count("<img") == 8 + 3 + 3
     assert 0.0 <= _scores(out)[0] <= 1.0
     scores = _column_scores(out)
     assert len(scores) == 8 and all(0.0 <= s <= 1.0 for s in scores)
@@ -277,7 +277,7 @@ def test_em_history_and_user_strings_are_escaped(tmp_path: Path) -> None:
     assert "<b>col</b>" not in text and "&lt;b&gt;col&lt;/b&gt;" in text
     assert "<k>" not in text and "&lt;v&gt;" in text
     assert "metrics per iteration" in text
-    assert text.count("<img") == 2 + 3 + 1
+    assert text.count("<img") == 2 + 3 + 1 + 1  # one pair
 
 
 def test_wide_table_caps_association_matrix(tmp_path: Path, monkeypatch) -> None:
@@ -299,7 +299,7 @@ def test_wide_table_caps_association_matrix(tmp_path: Path, monkeypatch) -> None
     text = out.read_text(encoding="utf-8")
     assert "first 40 columns" in text
     assert sizes == [40, 40, 40]
-    assert text.count("<img") == 45 + 3
+    assert text.count("<img") == 45 + 3 + 3
 
 
 def test_kind_inference_is_the_codecs(tmp_path: Path) -> None:
@@ -344,4 +344,4 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     n_images = assert_renders_in_chromium(
         out, title=title, user_data_dir=tmp_path / "chromium-profile"
     )
-    assert n_images == 6 + 3 + 1
+    assert n_images == 6 + 3 + 1 + 3

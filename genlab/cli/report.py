@@ -68,6 +68,6 @@ def report(
             raise ParameterError("a table report needs --real and --synthetic tables")
         from genlab.api import report as table_report
 
-        path = table_report(real, synthetic, output, model=m)
+        path = Path(table_report(real, synthetic, output, model=m))
     if not quiet:
         out.print(f"report -> {path}", highlight=False)

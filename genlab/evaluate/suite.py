@@ -107,7 +107,8 @@ def _report_data(details: _Details) -> EvaluationData:
     synth = subsample(t.synthetic, PLOT_ROWS, 1)
     columns = [_column_figure(str(c), t.kinds[c], real[c], synth[c]) for c in t.train.columns]
     return EvaluationData(columns, list(fd.columns), fd.real_matrix, fd.synth_matrix,
-                          details.projection, details.distances)
+                          details.projection, details.distances, real_rows=real,
+                          synth_rows=synth)
 
 
 def quality_verdict(quality: float | None, detection_auc: float | None) -> tuple[str, str]:

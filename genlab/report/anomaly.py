@@ -30,7 +30,7 @@ def _score_histogram(scores: np.ndarray, threshold: float, label: str) -> str:
         ax.axvline(threshold, color=_FLAG, lw=2, label=f"threshold {threshold:.3g}")
         ax.legend(frameon=False)
     ax.set_xlabel(label)
-    ax.set_ylabel("count")
+    ax.set_ylabel("count (log scale)")
     ax.set_yscale("log")
     fig.tight_layout()
     return figure_to_data_uri(fig)
@@ -104,7 +104,8 @@ def write_anomaly_report(
     what = "intervals" if series is not None else "rows"
     cards = [("scored points" if series is not None else "scored rows",
               f"{int(np.isfinite(scores).sum()):,}"),
-             (f"flagged {what}", f"{len(flagged):,}"), ("threshold", f"{threshold:.4g}")]
+             (f"flagged {what}", f"{len(flagged):,}"),
+             ("threshold: higher scores are more anomalous", f"{threshold:.4g}")]
     parts = [
         f"<h1>{esc(title)}</h1>",
         f'<p class="meta">{esc(now())}</p>',

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from genlab.report import plots
+from genlab.report.evaluation_extra import diagnostics_section, pairs_section, quantiles_fragment
 from genlab.report.evaluation_figures import (
     ColumnFigure,
     EvaluationData,
@@ -38,6 +39,7 @@ table{margin:.3rem 0 .8rem}
  border-left:6px solid #999}
 .card .label{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .card .value{display:block;font-size:1.6rem;font-weight:600}
+.card .direction{display:block;color:var(--muted);font-size:12px}
 .card .verdict{font-weight:600}
 .card p{margin:.3rem 0 0;font-size:13px}
 .good{border-left-color:#2e9d4d}.fair{border-left-color:#e0a100}.poor{border-left-color:#c8352b}
@@ -71,12 +73,13 @@ def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
             f"<tbody>{body}</tbody></table></div>")
 
 
-def _card(ident: str, label: str, card: dict[str, Any], shown: str) -> str:
+def _card(ident: str, label: str, card: dict[str, Any], shown: str, direction: str) -> str:
     tone = _TONE.get(card["verdict"], "poor" if card["verdict"].endswith("flags") or
                      card["verdict"].endswith("flag") else "")
     value = card["value"]
     attr = "" if value is None else repr(float(value))
     return (f'<div class="card {tone}" id="{ident}"><span class="label">{esc(label)}</span>'
+            f'<span class="direction">{esc(direction)}</span>'
             f'<span class="value" data-value="{attr}">{esc(shown)}</span>'
             f'<span class="verdict">{esc(card["verdict"])}</span>'
             f'<p>{esc(card["meaning"])}</p></div>')
@@ -85,12 +88,15 @@ def _card(ident: str, label: str, card: dict[str, Any], shown: str) -> str:
 def _summary(s: dict[str, Any]) -> str:
     c = s["summary"]
     cards = [
-        _card("card-quality", "Overall quality", c["quality"], _num(c["quality"]["value"])),
+        _card("card-quality", "Overall quality", c["quality"], _num(c["quality"]["value"]),
+              "higher is better · 1 = identical"),
         _card("card-utility", "Utility gap (real − synthetic)", c["utility_gap"],
-              _num(c["utility_gap"]["value"])),
+              _num(c["utility_gap"]["value"]), "lower is better · 0 or less = no loss"),
         _card("card-privacy", "Privacy risk (DCR ratio)", c["privacy_risk"],
-              _num(c["privacy_risk"]["value"], 2)),
-        _card("card-bias", "Bias flags", c["bias"], str(c["bias"]["value"])),
+              _num(c["privacy_risk"]["value"], 2),
+              "higher is safer · 1 or more = no closer than unseen real rows"),
+        _card("card-bias", "Bias flags", c["bias"], str(c["bias"]["value"]),
+              "fewer is better · 0 = none"),
     ]
     return f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>' \
            "</section>"
@@ -144,6 +150,7 @@ def _fidelity(s: dict[str, Any], d: EvaluationData) -> str:
         + _table(["Column", "Kind", "Metric", "Shape", "Coverage", "Missing (real)",
                   "Missing (synthetic)"], rows, "columns")
         + f'<h3>Per-column distributions</h3><div class="grid">{figs}</div>'
+        + quantiles_fragment(d)
         + '<h3>Associations</h3><p class="note">Pearson r between numeric columns, Cramér\'s V '
         "for pairs with a categorical column.</p>"
         + f'<div class="row">{heat}</div><h3>Real and synthetic rows together</h3>'
@@ -210,8 +217,9 @@ def _privacy(s: dict[str, Any], d: EvaluationData) -> str:
          "synthetic rows (safe); above 0.6: membership leaks (do not release)"],
     ]
     body = [[esc(a), b, esc(c)] for a, b, c in rows]
-    plot = _img(dcr_histogram(d.distances), "Distance-to-closest-record histograms",
-                "synthetic rows should not sit closer to training rows than hold-out rows do")
+    plot = _img(dcr_histogram(d.distances), "Distance-to-closest-record densities",
+                "densities, so tables of different sizes compare; safe: the synthetic curve "
+                "no further left than the hold-out curve")
     return (
         '<section id="privacy"><h2>Privacy</h2>'
         f'<p>Verdict: <b>{esc(p["verdict"])}</b>: {esc(p["meaning"])}.</p>'
@@ -232,8 +240,12 @@ def _bias(s: dict[str, Any]) -> str:
     for col, c in b["columns"].items():
         g = c["groups"]
         names = list(g)
+        ci = {k: [" [" + "–".join(_num(x) for x in c) + "]" if c else ""  # 95% intervals
+                  for c in (v.get("rate_ci_real"), v.get("rate_ci_synthetic"))]
+              for k, v in g.items()}
         rows = [[esc(k), "\0" + _pct(v["share_real"]), "\0" + _pct(v["share_synthetic"]),
-                 "\0" + _num(v["rate_real"]), "\0" + _num(v["rate_synthetic"])]
+                 "\0" + _num(v["rate_real"]) + ci[k][0],
+                 "\0" + _num(v["rate_synthetic"]) + ci[k][1], esc(v.get("judgement", ""))]
                 for k, v in g.items()]
         figs = _img(bars(names, {"real": [g[k]["share_real"] for k in names],
                                   "synthetic": [g[k]["share_synthetic"] for k in names]},
@@ -248,8 +260,8 @@ def _bias(s: dict[str, Any]) -> str:
         parts.append(
             f"<h3>{esc(col)}</h3><p>Parity gap: real {_num(c['parity_gap_real'])}, synthetic "
             f"{_num(c['parity_gap_synthetic'])}; amplified: <b>{amp}</b>.</p>"
-            + _table(["Group", "Share (real)", "Share (synthetic)", "Rate (real)",
-                      "Rate (synthetic)"], rows, "groups")
+            + _table(["Group", "Share (real)", "Share (synthetic)", "Rate (real) [95% CI]",
+                      "Rate (synthetic) [95% CI]", "Judgement"], rows, "groups")
             + f'<div class="row">{figs}</div>')
     flags = "".join(f"<li>{esc(f)}</li>" for f in b["flags"]) or "<li>none</li>"
     parts.append(f'<h3>Flags</h3><ul class="flags">{flags}</ul>'
@@ -280,5 +292,6 @@ def write_report(
     """Render the evaluation (its JSON `scores` and the arrays in `data`) to one
     self-contained HTML file, written atomically; returns the path."""
     fragments = [_header(scores, title), _summary(scores), _fidelity(scores, data),
-                 _utility(scores), _privacy(scores, data), _bias(scores)]
+                 pairs_section(scores, data), _utility(scores), _privacy(scores, data),
+                 _bias(scores), diagnostics_section(data)]
     return write_page(path, title, fragments, css=_CSS)

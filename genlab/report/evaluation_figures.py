@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from genlab.report import plots
@@ -58,6 +59,10 @@ class EvaluationData:
     synth_matrix: np.ndarray
     projection: tuple[np.ndarray, np.ndarray]  # 2-D coordinates of real and synthetic rows
     distances: Mapping[str, np.ndarray]  # "dcr_synthetic" and "dcr_holdout"
+    # Rows of both tables (subsamples are fine): with them the report adds the alerts, the
+    # worst pairs' scatter / heat maps, validity checks and sample rows.
+    real_rows: pd.DataFrame | None = None
+    synth_rows: pd.DataFrame | None = None
 
 
 def _figure(width: float = 4.0, height: float = 2.8) -> Figure:
@@ -110,17 +115,23 @@ def bars(names: Sequence[str], series: Mapping[str, Sequence[float | None]], xla
 
 
 def dcr_histogram(distances: Mapping[str, np.ndarray]) -> str:
-    """Distances to the closest training row: synthetic rows against hold-out rows."""
+    """Distances to the closest training row, synthetic against hold-out rows, as densities
+    (the two sets differ in size) drawn as outlines on shared bins."""
     fig = _figure(5.0, 3.0)
     ax = fig.add_subplot()
     a, b = distances["dcr_synthetic"], distances["dcr_holdout"]
-    top = float(np.quantile(np.concatenate([a, b]), 0.99)) or 1.0
+    both = np.concatenate([a, b])
+    top = (float(np.quantile(both, 0.99)) if both.size else 0.0) or 1.0
     edges = np.linspace(0.0, top, 41)
-    ax.hist(np.clip(a, 0, top), bins=edges, alpha=0.5, color=SYNTH, label="synthetic → train")
-    ax.hist(np.clip(b, 0, top), bins=edges, alpha=0.5, color=HOLDOUT_COLOR,
-            label="hold-out → train")
-    ax.set_xlabel("distance to closest training row", fontsize=8)
-    ax.set_ylabel("rows", fontsize=8)
+    for values, label, color, style in ((a, f"synthetic → train ({a.size:,} rows)", SYNTH, "-"),
+                                        (b, f"hold-out → train ({b.size:,} rows)",
+                                         HOLDOUT_COLOR, "--")):
+        if values.size:
+            ax.hist(np.clip(values, 0, top), bins=edges, density=True, histtype="step",
+                    linewidth=1.8, linestyle=style, color=color, label=label)
+    ax.set_xlabel("distance to closest training row (values above the 99th percentile "
+                  "in the last bin)", fontsize=7)
+    ax.set_ylabel("density", fontsize=8)
     ax.tick_params(labelsize=7)
-    fig.legend(loc="outside upper right", ncols=2, fontsize=7, frameon=False)
+    fig.legend(loc="outside upper right", ncols=1, fontsize=7, frameon=False)
     return plots.figure_to_data_uri(fig)

@@ -66,6 +66,11 @@ class ReportContent:
     training_note: str = ""
     model_info: Mapping[str, object] | None = None
     extra_sections: Sequence[tuple[str, str]] = ()
+    alerts: str = ""  # the HTML fragments of the sections below, built by their modules
+    quantiles: str = ""
+    pairs: str = ""
+    checks: str = ""
+    sample_rows: str = ""
 
 
 def _pct(x: float) -> str:
@@ -119,13 +124,15 @@ def _summary(c: ReportContent) -> str:
                 "column-shape-score",
                 "Column shape score",
                 c.column_shape,
-                "mean per-column similarity (1 − KS statistic or 1 − total variation)",
+                "higher is better, 1 = identical; mean per-column similarity "
+                "(1 − KS statistic or 1 − total variation)",
             ),
             _score_card(
                 "pair-trend-score",
                 "Pair trend score",
                 c.pair_trend,
-                "1 − mean |real − synthetic association| / 2 over column pairs",
+                "higher is better, 1 = identical; 1 − mean |real − synthetic association| / 2 "
+                "over column pairs",
             ),
         ]
     )
@@ -153,7 +160,25 @@ def _columns(c: ReportContent) -> str:
         inner = '<p class="note">No plottable columns.</p>'
     else:
         inner = '<div class="grid">' + "".join(_img(p) for p in c.column_plots) + "</div>"
-    return f'<section id="distributions"><h2>Column distributions</h2>{inner}</section>'
+    lead = ('<p class="note">Real: solid blue outline; synthetic: dashed orange. Mostly-zero '
+            "columns show the share of zeros as its own bar; long-tailed ones a log axis.</p>"
+            if c.column_plots else "")
+    return (f'<section id="distributions"><h2>Column distributions</h2>{lead}{inner}'
+            f"{c.quantiles}</section>")
+
+
+def _optional(ident: str, heading: str, fragment: str) -> str:
+    if not fragment:
+        return ""
+    return f'<section id="{ident}"><h2>{esc(heading)}</h2>{fragment}</section>'
+
+
+def _diagnostics(c: ReportContent) -> str:
+    if not c.checks and not c.sample_rows:
+        return ""
+    rows = f"<h3>Sample rows</h3>{c.sample_rows}" if c.sample_rows else ""
+    return (f'<section id="diagnostics"><h2>Diagnostics</h2><h3>Validity of the synthetic rows'
+            f"</h3>{c.checks}{rows}</section>")
 
 
 def _associations(c: ReportContent) -> str:
@@ -177,12 +202,16 @@ def _extras(c: ReportContent) -> str:
 
 
 def report_fragments(content: ReportContent) -> list[str]:
-    """The page's sections in order: header, summary, distributions, associations, ..."""
+    """The page's sections in order: header, summary, alerts, distributions, pairs,
+    associations, diagnostics, training, extras."""
     return [
         _header(content),
         _summary(content),
+        _optional("alerts", "Alerts", content.alerts),
         _columns(content),
+        _optional("pairs", "Column pairs", content.pairs),
         _associations(content),
+        _diagnostics(content),
         _training(content),
         _extras(content),
     ]

@@ -201,10 +201,11 @@ def _score_cards(model: ImageModel, real: ImageSet, samples: np.ndarray | None,
                                "share of class-conditional samples the classifier assigns "
                                "to the asked class"))
     idx, dist = nearest_neighbours(samples[:8], real.images)
-    pairs = np.stack([samples[:8], real.images[idx]], 1).reshape(-1, *samples.shape[1:])
+    # Two rows (samples above, their nearest real images below) read across the page.
+    pairs = np.concatenate([samples[:8], real.images[idx]])
     extra = ("<h2>Nearest real image</h2><div class=\"row\">" + _figure_html(
-        _uri(make_grid(pairs, ncol=2), height=samples.shape[1]),
-        "each sample (left) beside its nearest real image (right); pixel distances "
+        _uri(make_grid(pairs, ncol=len(idx)), height=samples.shape[1]),
+        "top row: samples; bottom row: the nearest real image of each; pixel distances "
         + ", ".join(f"{d:.2f}" for d in dist)) + "</div>")
     return cards, extra
 

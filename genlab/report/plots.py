@@ -6,18 +6,23 @@ global matplotlib state and reports can be built from threads or notebooks alike
 
 from __future__ import annotations
 
-import base64
-import io
-import math
 from collections.abc import Mapping, Sequence
 
-import matplotlib.dates as mdates
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib import ticker
+
+from genlab.report.figure_base import DPI, REAL_COLOR, SYNTH_COLOR, figure_to_data_uri
+from genlab.report.figure_base import legend as _legend
+from genlab.report.figure_base import message as _message
+from genlab.report.figure_base import new_figure as _figure
+from genlab.report.figure_base import short as _short
+from genlab.report.numeric_plots import numeric_histogram
 
 __all__ = [
+    "DPI",
     "MISSING_LABEL",
+    "REAL_COLOR",
+    "SYNTH_COLOR",
     "OTHER_LABEL",
     "association_heatmap",
     "category_bars",
@@ -30,107 +35,13 @@ __all__ = [
 
 MISSING_LABEL = "(missing)"
 OTHER_LABEL = "other"
-REAL_COLOR = "#1f77b4"
-SYNTH_COLOR = "#ff7f0e"
-DPI = 90
-MAX_BINS = 40
-MAX_LABEL_CHARS = 22
+TOP_K = 12  # categories drawn before the rest is summed into "other"
+MIN_SHARE = 0.005  # a category below this share in both tables joins "other" too
 STEP_KEYS = ("epoch", "iteration", "step")
+# Wall-clock entries of a history say how long, not how well: not drawn as a curve.
+_CLOCK_KEYS = ("seconds", "elapsed", "time")
 # Metric keys that differ only by one of these prefixes share one panel (train vs val loss).
 _SPLIT_PREFIXES = ("train_", "training_", "val_", "valid_", "validation_", "test_", "eval_")
-
-
-def _figure(width: float = 4.0, height: float = 2.8) -> Figure:
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-
-
-def figure_to_data_uri(fig: Figure) -> str:
-    """Render a figure to a ``data:image/png;base64,...`` URI."""
-    buf = io.BytesIO()
-    # No metadata: the PNG then depends only on the pixels, which keeps reports reproducible.
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _short(label: str) -> str:
-    return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"
-
-
-def _legend(fig: Figure) -> None:
-    # Above the axes, so it never hides bars of the plot itself.
-    fig.legend(loc="outside upper right", ncols=2, fontsize=7, frameon=False)
-
-
-def _message(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=8)
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _bin_edges(real: np.ndarray, synth: np.ndarray, integer: bool) -> np.ndarray:
-    both = np.concatenate([real, synth])
-    lo, hi = float(both.min()), float(both.max())
-    if integer and hi - lo <= 60:
-        # One bar per integer value reads better than bars straddling two values.
-        return np.arange(math.floor(lo) - 0.5, math.ceil(hi) + 1.0, 1.0)
-    if lo == hi:
-        return np.array([lo - 0.5, hi + 0.5])
-    n_bins = int(np.clip(np.sqrt(both.size), 5, MAX_BINS))
-    return np.linspace(lo, hi, n_bins + 1)
-
-
-def numeric_histogram(
-    real: np.ndarray,
-    synth: np.ndarray,
-    *,
-    title: str,
-    integer: bool = False,
-    datetime: bool = False,
-) -> str:
-    """Overlay density histograms of real and synthetic values on shared bins.
-
-    Args:
-        real: Finite real values (for datetimes, days since 1970-01-01).
-        synth: Finite synthetic values, same units.
-        title: Axes title.
-        integer: Align bins on integers when the range is small.
-        datetime: Label the x axis with dates.
-
-    Returns:
-        The PNG as a data URI.
-    """
-    fig = _figure()
-    ax = fig.add_subplot()
-    ax.set_title(_short(title), fontsize=9, loc="left")
-    if real.size == 0 and synth.size == 0:
-        _message(ax, "no non-missing values")
-        return figure_to_data_uri(fig)
-    offset = 0.0
-    if datetime:
-        # Matplotlib's date numbers count days from its configurable epoch, not from 1970.
-        offset = float(mdates.date2num(np.datetime64("1970-01-01T00:00:00")))
-    edges = _bin_edges(real, synth, integer) + offset
-    for values, label, color in ((real, "real", REAL_COLOR), (synth, "synthetic", SYNTH_COLOR)):
-        if values.size:
-            ax.hist(
-                values + offset,
-                bins=edges,
-                density=True,
-                alpha=0.5,
-                color=color,
-                label=label,
-                edgecolor="none",
-            )
-        else:
-            ax.plot([], [], color=color, label=f"{label}: all missing")
-    if datetime:
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.tick_params(labelsize=7)
-    ax.set_ylabel("density", fontsize=8)
-    _legend(fig)
-    return figure_to_data_uri(fig)
 
 
 def category_shares(
@@ -138,12 +49,14 @@ def category_shares(
     synth_counts: Mapping[str, int],
     real_missing: int,
     synth_missing: int,
-    limit: int = 20,
+    limit: int = TOP_K,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Share of rows per category, keeping the `limit` most frequent real categories.
+    """Share of rows per category: the `limit` most frequent real categories, then "other".
 
-    Categories beyond the limit are summed into ``"other"``; missing values get their own
-    ``"(missing)"`` bar. Ties in real frequency are broken by synthetic frequency.
+    Categories beyond the limit, or below `MIN_SHARE` in both tables, are summed into
+    ``"other (N)"`` (N categories), so a high-cardinality column never draws a tall panel
+    of empty bars; missing values get their own ``"(missing)"`` bar. Ties in real frequency
+    are broken by synthetic frequency.
 
     Returns:
         Labels, real shares and synthetic shares (each a fraction of that table's rows).
@@ -152,12 +65,22 @@ def category_shares(
         set(real_counts) | set(synth_counts),
         key=lambda k: (-real_counts.get(k, 0), -synth_counts.get(k, 0), k),
     )
-    kept, rest = names[:limit], names[limit:]
+    n_real = max(sum(real_counts.values()) + real_missing, 1)
+    n_synth = max(sum(synth_counts.values()) + synth_missing, 1)
+
+    def visible(k: str) -> bool:
+        return max(real_counts.get(k, 0) / n_real, synth_counts.get(k, 0) / n_synth) >= MIN_SHARE
+
+    kept = [k for k in names[:limit] if visible(k)]
+    kept_set = set(kept)
+    rest = [k for k in names if k not in kept_set]
+    if len(rest) == 1:  # "other (1)" would hide a name for nothing
+        kept, rest = kept + rest, []
     labels = list(kept)
     real = [real_counts.get(k, 0) for k in kept]
     synth = [synth_counts.get(k, 0) for k in kept]
     if rest:
-        labels.append(OTHER_LABEL)
+        labels.append(f"{OTHER_LABEL} ({len(rest)})")
         real.append(sum(real_counts.get(k, 0) for k in rest))
         synth.append(sum(synth_counts.get(k, 0) for k in rest))
     if real_missing or synth_missing:
@@ -183,11 +106,13 @@ def category_bars(labels: Sequence[str], real: np.ndarray, synth: np.ndarray, *,
         return figure_to_data_uri(fig)
     y = np.arange(n)
     h = 0.4
-    ax.barh(y - h / 2, real, height=h, color=REAL_COLOR, alpha=0.8, label="real")
-    ax.barh(y + h / 2, synth, height=h, color=SYNTH_COLOR, alpha=0.8, label="synthetic")
+    ax.barh(y - h / 2, real, height=h, color=REAL_COLOR, label="real")
+    ax.barh(y + h / 2, synth, height=h, color="white", edgecolor=SYNTH_COLOR, hatch="////",
+            linewidth=1.0, label="synthetic")
     ax.set_yticks(y, [_short(str(label)) for label in labels], fontsize=7)
     ax.invert_yaxis()  # most frequent category on top
     ax.set_xlabel("share of rows", fontsize=8)
+    ax.xaxis.set_major_formatter(ticker.PercentFormatter(1.0, decimals=0))
     ax.tick_params(axis="x", labelsize=7)
     _legend(fig)
     return figure_to_data_uri(fig)
@@ -270,7 +195,7 @@ def training_curves(history: Sequence[Mapping[str, object]], max_panels: int = 8
     metrics: list[str] = []
     for entry in history:
         for k, v in entry.items():
-            if k != key and k not in metrics and _is_number(v):
+            if k != key and k not in metrics and k not in _CLOCK_KEYS and _is_number(v):
                 metrics.append(k)
     if not metrics:
         return None

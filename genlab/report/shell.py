@@ -31,7 +31,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .table-wrap{overflow-x:auto}
 .scores{display:flex;flex-wrap:wrap;gap:.8rem;margin:.4rem 0 1rem}
 .score{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.6rem 1rem;
- min-width:12rem}
+ min-width:12rem;max-width:30rem}
 .score .value{display:block;font-size:1.6rem;font-weight:600;color:var(--accent)}
 .score .label{color:var(--muted);font-size:12px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:1rem}
@@ -41,6 +41,17 @@ figure{margin:0;background:var(--card);border:1px solid var(--line);border-radiu
 figure img{display:block;max-width:100%;height:auto;margin:0 auto}
 figcaption{color:var(--muted);font-size:12px;margin-top:.3rem;text-align:center}
 .note{color:var(--muted);font-style:italic}
+h3{margin:1.2rem 0 .5rem;font-size:1rem}
+.tag{display:inline-block;padding:0 .45rem;border-radius:9px;background:#eef1f6;font-size:12px;
+ white-space:nowrap}
+tr.ok td:first-child,tr.ok td:last-child{color:#23733a}
+tr.warn td:first-child,tr.warn td:last-child{color:#8a6500}
+tr.bad td:first-child,tr.bad td:last-child{color:#b1271d;font-weight:600}
+tr.bad .tag{background:#fbe3e1}tr.warn .tag{background:#fbf1d6}
+table.quantiles tr.real td:nth-child(2){color:var(--accent)}
+table.quantiles tr.synthetic td:first-child{color:#c25a00}
+table.sample-rows th.real{background:#e4eef8}table.sample-rows th.synthetic{background:#fdeedd}
+td.na{color:var(--muted);text-align:center}
 footer{color:var(--muted);font-size:12px;margin-top:3rem}
 """
 
