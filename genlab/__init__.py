@@ -36,8 +36,12 @@ _LAZY = {
     "SequenceVAE": "genlab.models.sequence.vae",
     "SeriesModel": "genlab.models.series.autoregressive",
     "AnomalyDetector": "genlab.anomaly.detector", "SeriesAnomalyDetector": "genlab.anomaly.series",
+    "GenerativeClassifier": "genlab.classify.classifier",
+    "GenerativeFeatures": "genlab.classify.features",
+    "GenerativeOversampler": "genlab.augment.oversampler",
 }
-_SUBMODULES = ("evaluate", "anomaly", "images", "sequences", "data", "models", "report")
+_SUBMODULES = ("evaluate", "anomaly", "images", "sequences", "data", "models", "report",
+               "constraints", "augment", "privacy")
 
 __all__ = ["DataError", "GenlabError", "ModelFileError", "NotFittedError", "ParameterError",
            "UnsupportedOperation", "__version__", "evaluate", *sorted(_LAZY)]

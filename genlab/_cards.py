@@ -13,10 +13,12 @@ import ast
 import contextlib
 import html
 import os
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["evaluation_card", "loaded_path", "model_card"]
+__all__ = ["card_html", "card_markdown", "card_sections", "evaluation_card", "loaded_path",
+           "model_card"]
 
 MAX_COLUMNS_SHOWN = 30  # a wide table's card lists this many columns, then "N more"
 _BOX = ("font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:13px;"
@@ -235,3 +237,122 @@ def evaluation_card(scores: dict[str, Any]) -> str:
     body = _table(["score", "value", "verdict", "meaning"], rows) + (_facts(facts) if facts
                                                                      else "")
     return _card("genlab evaluation", _e(f"rows: {subtitle}" if subtitle else ""), body)
+
+
+# -- the model card (`genlab card`): the notebook card plus what a reader of a release needs --
+INTENDED_USE = ("Generating synthetic data that resembles the training data, for testing "
+                "software and pipelines, exploring and sharing data, augmenting scarce "
+                "classes, teaching and prototyping.")
+OUT_OF_SCOPE = ("Decisions about real people; claims about the real population that the "
+                "evaluation figures on held-out data do not back; treating the output as "
+                "anonymous when no ε is shown (without differential privacy nothing bounds what "
+                "it reveals about training records, and with it only within ε and δ); passing "
+                "generated media off as real; use against the licence or the owner's terms.")
+Section = tuple[str, list[tuple[str, str]]]
+
+
+def _data_rows(model: Any) -> list[tuple[str, str]]:
+    rows = [("training data fingerprint", str(getattr(model, "fingerprint_", "") or "none")),
+            ("training items", f"{getattr(model, 'n_rows_', 0):,}")]
+    schema = getattr(model, "schema_", None)
+    if schema is not None and hasattr(schema, "columns"):
+        kinds: dict[str, list[str]] = {}
+        for spec in schema.columns:
+            kinds.setdefault(spec.kind, []).append(spec.name)
+        for kind, names in sorted(kinds.items()):
+            shown = ", ".join(map(str, names[:MAX_COLUMNS_SHOWN]))
+            more = len(names) - MAX_COLUMNS_SHOWN
+            rows.append((f"{kind} columns", shown + (f" … {more:,} more" if more > 0 else "")))
+    elif (data := _data_fact(model)) is not None:
+        rows.append(("data kind", data))
+    return rows
+
+
+def _training_rows(model: Any) -> list[tuple[str, str]]:
+    rows = [("seed", str(getattr(model, "seed_", None))),
+            ("fit time", f"{getattr(model, 'fit_seconds_', 0.0):.3g} s"),
+            ("created", str(getattr(model, "created_at_", "") or "not recorded"))]
+    stopped = getattr(model, "stopped_by_", None)
+    history = list(getattr(model, "history_", None) or [])
+    if stopped is not None and any("epoch" in record for record in history):
+        rows.append(("epochs", f"{len(history):,}"))
+    if getattr(model, "steps_trained_", None) is not None:
+        rows.append(("steps", f"{model.steps_trained_:,}"))
+    elif stopped is not None:  # the model file keeps the epochs, not the step count
+        rows.append(("steps", "not recorded in the model file"))
+    rows.append(("stopped by", str(stopped) if stopped else
+                 "not an iterative fit" if not getattr(model, "history_", None) else
+                 "not recorded"))
+    if (summary := _training(model)) is not None:
+        rows.append(("summary", html.unescape(summary)))
+    return rows
+
+
+def _privacy_rows(privacy: dict[str, Any]) -> list[tuple[str, str]]:
+    if not privacy:
+        return [("differential privacy", "no: fitted without it, so no ε bounds what the "
+                                         "outputs reveal about training records")]
+    names = {"epsilon_spent": "ε spent", "epsilon": "ε budget", "delta": "δ", "rho": "ρ (zCDP)",
+             "declared": "metadata declared", "estimated": "metadata estimated privately"}
+    rows = [("differential privacy", "yes")]
+    for key in [*names, *sorted(set(privacy) - set(names))]:
+        value = privacy.get(key)
+        if value is None or isinstance(value, dict):  # bounds, categories: not for a card
+            continue
+        text = (f"{value:g}" if isinstance(value, float) else
+                ", ".join(map(str, value)) or "none" if isinstance(value, list) else str(value))
+        rows.append((names.get(key, key.replace("_", " ")), text))
+    return rows
+
+
+def card_sections(model: Any, *, privacy: dict[str, Any] | None = None,
+                  evaluation: list[tuple[str, str]] | None = None) -> list[Section]:
+    """The model card as plain-text (label, value) lines per section; `privacy`: the ε/δ
+    figures of the model file, `evaluation`: figures measured on test data."""
+    from genlab.provenance_files import model_id
+
+    cls = type(model)
+    owner = getattr(model, "owner_", None)
+    licence = getattr(model, "licence_", None)
+    suited = f"This family suits: {cls.when_to_use.rstrip('.')}. " if cls.when_to_use else ""
+    uses = [("intended", suited + INTENDED_USE),
+            ("out of scope", OUT_OF_SCOPE)]
+    return [
+        ("Model", [("model id", model_id(cls.family, str(getattr(model, "fingerprint_", "")),
+                                         str(getattr(model, "created_at_", "")))),
+                   ("family", f"{cls.family} ({cls.__name__}, {cls.modality} model)"),
+                   ("owner", owner or "not recorded"), ("licence", licence or "not recorded")]),
+        ("Data", _data_rows(model)),
+        ("Training", _training_rows(model)),
+        ("Evaluation", evaluation or [("figures", "none: pass --test (and --train) to "
+                                                  "measure them on held-out data")]),
+        ("Privacy", _privacy_rows(privacy or {})),
+        ("Uses", uses),
+    ]
+
+
+def _md(text: str) -> str:
+    """A value safe inside a Markdown table cell: no pipes, no raw HTML, one line."""
+    text = re.sub(r"&(?=#?\w+;)", "&amp;", text)  # an entity would render as its character
+    text = text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return " ".join(text.split())
+
+
+def card_markdown(title: str, sections: list[Section]) -> str:
+    """The model card as Markdown: a heading, then one two-column table per section."""
+    lines = [f"# {_md(title)}", ""]
+    for name, rows in sections:
+        lines += [f"## {name}", "", "| | |", "|---|---|"]
+        lines += [f"| {_md(k)} | {_md(v)} |" for k, v in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def card_html(title: str, sections: list[Section], model: Any) -> str:
+    """The model card as a standalone HTML page: the notebook card, then every section."""
+    body = "".join(f'<h2 style="font-size:15px;margin:14px 0 2px">{_e(name)}</h2>'
+                   + _facts((k, _e(v)) for k, v in rows) for name, rows in sections)
+    return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{_e(title)}</title></head><body>"
+            f'<h1 style="font-family:system-ui,sans-serif;font-size:18px">{_e(title)}</h1>'
+            f"{model_card(model)}{_card('Model card', '', body)}</body></html>\n")

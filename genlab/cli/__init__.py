@@ -14,6 +14,7 @@ __all__ = ["COMMAND_MODULES", "app", "main"]
 
 # each module adds its command(s) to `app` when imported; this order is `genlab --help`'s
 COMMAND_MODULES = ("fit", "sample", "score", "report", "inspect", "models", "demo", "detect",
-                   "evaluate")
+                   "evaluate", "augment", "classify", "embed",
+                   "provenance", "card", "audit")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"genlab.cli.{_name}")

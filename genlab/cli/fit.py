@@ -40,6 +40,12 @@ def fit(
         list[str], typer.Option("--condition", "-c", help="Column (or label) to condition on.")
     ] = [],  # noqa: B006 (typer reads the default)
     kind: Annotated[list[str], typer.Option(help="Override a column kind: col=kind.")] = [],  # noqa: B006
+    constraint: Annotated[list[str], typer.Option(
+        "--constraint", help="A rule every sampled row keeps (tables), e.g. 'last_login >= "
+                             "signup_date', '0 <= age <= 120', 'a + b == total', 'city <-> "
+                             "country'; repeatable. Python predicates are not taken here: "
+                             "they are code, which a model file never holds.")]
+    = [],  # noqa: B006
     param: Params = [],  # noqa: B006
     data_kind: DataKind = None,
     time: Annotated[str | None, typer.Option(help="Time column of a series.")] = None,
@@ -53,6 +59,16 @@ def fit(
     inf: Annotated[str, typer.Option(
         "--inf", help="Infinite numbers in a table: error (default) or missing.")] = "error",
     mkdir: MakeDirs = False,
+    epsilon: Annotated[float | None, typer.Option(
+        help="Fit with differential privacy at this epsilon (bayesnet, copula).")] = None,
+    delta: Annotated[float | None, typer.Option(
+        help="delta of the private fit; default 1/(10 n).")] = None,
+    bound: Annotated[list[str], typer.Option(
+        "--bound", help="Declared range of a numeric column for a private fit: "
+                        "col=low:high (else estimated privately).")] = [],  # noqa: B006
+    categories: Annotated[list[str], typer.Option(
+        "--categories", help="Declared category set of a column for a private fit: "
+                             "col=a|b|c (else estimated privately).")] = [],  # noqa: B006
     quiet: Quiet = False,
 ) -> None:
     """Fit a model to data and save it as one .genlab file."""
@@ -70,16 +86,43 @@ def fit(
     source, read_seconds = _read_with_progress(
         data, data_kind, {**read_limits(max_bytes, max_columns), "inf": inf})
     m = fit_model(source, model, conditions=condition or None, data_kind=data_kind,
-                  kinds=kinds, time=time, value=value, **params)
+                  kinds=kinds, time=time, value=value, constraints=constraint or None,
+                  **_privacy_options(epsilon, delta, bound, categories), **params)
     path = m.save(output, owner=owner, licence=licence)
     if not quiet:
         what = "rows" if m.modality == "table" else "items"
         reading = f" (reading took {read_seconds:.1f}s)" if read_seconds is not None else ""
         out.print(f"fitted {type(m).__name__} on {m.n_rows_} {what} in {m.fit_seconds_:.1f}s"
                   f"{reading} -> {path}", highlight=False)
+        private = getattr(m, "privacy_summary_", None)
+        if private:
+            out.print(private, highlight=False)
         summary = getattr(m, "training_summary_", None)
         if summary:  # neural families: how long they trained and what stopped them
             out.print(f"training: {summary}", highlight=False)
+
+
+def _privacy_options(epsilon: float | None, delta: float | None, bound: list[str],
+                     categories: list[str]) -> dict[str, Any]:
+    """The keyword arguments of a private fit from --epsilon, --delta, --bound, --categories."""
+    from genlab.errors import ParameterError
+
+    if epsilon is None:
+        if delta is not None or bound or categories:
+            raise ParameterError("--delta, --bound and --categories apply to a private fit; "
+                                 "give --epsilon too")
+        return {}
+    bounds = {}
+    for name, text in pairs(bound, "--bound").items():
+        try:
+            lo, hi = text.split(":")
+            bounds[name] = (float(lo), float(hi))
+        except ValueError:
+            raise ParameterError(f"--bound {name}= takes low:high, e.g. age=17:90; got "
+                                 f"{text!r}") from None
+    cats = {name: text.split("|") for name, text in pairs(categories, "--categories").items()}
+    return {"epsilon": epsilon, "delta": delta, "bounds": bounds or None,
+            "categories": cats or None}
 
 
 def _read_with_progress(data: Path, data_kind: str | None,

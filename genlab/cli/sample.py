@@ -44,6 +44,9 @@ def sample(
     seed: Seed = None,
     max_memory: MaxMemory = None,
     mkdir: MakeDirs = False,
+    no_watermark: Annotated[bool, typer.Option(
+        "--no-watermark", help="Images: leave out the invisible watermark of the model id.")]
+    = False,
     quiet: Quiet = False,
 ) -> None:
     """Draw synthetic samples from a model; the format follows the output's extension."""
@@ -66,6 +69,8 @@ def sample(
         check_output(output, suffixes=TABLE_SUFFIXES)
     check_budget(m, n, conditions, options, budget)
     samples = m.sample(n, conditions=conditions or None, seed=seed, **options)
+    if no_watermark:  # read by the image writer (genlab.watermark.watermarker)
+        samples.attrs["watermark"] = False
     _, summary = write_samples(samples, output)
     if not quiet:
         out.print(summary, highlight=False)

@@ -150,14 +150,18 @@ def read_png(path: str | os.PathLike[str]) -> np.ndarray:
                         f"({reason}); replace or remove it") from None
 
 
-def write_png(path: str | os.PathLike[str], image: np.ndarray) -> Path:
-    """Write one uint8 H x W x C (C 1 or 3) or H x W image as a PNG, atomically."""
+def write_png(path: str | os.PathLike[str], image: np.ndarray,
+              provenance: dict[str, Any] | None = None) -> Path:
+    """Write one uint8 H x W x C (C 1 or 3) or H x W image as a PNG, atomically; with
+    `provenance`, it goes in an iTXt chunk (`genlab.provenance_files`)."""
+    from genlab.provenance_files import png_info
+
     arr = _check_uint8_image(image)
     pil = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr,
                           mode="L" if arr.shape[2] == 1 else "RGB")
     with atomic_path(path) as tmp:
-        # no metadata: the same pixels always give the same bytes
-        pil.save(tmp, format="PNG", optimize=False)
+        # no other metadata (no time stamp): the same pixels and provenance, the same bytes
+        pil.save(tmp, format="PNG", optimize=False, pnginfo=png_info(provenance))
     return Path(path)
 
 
@@ -206,11 +210,14 @@ def _class_tags(samples: Any, n: int) -> list[str]:
 def write_image_samples(samples: Any, path: Path) -> tuple[Path, str]:
     """Write uint8 N x H x W x C samples: a `.png` path is one grid, a path without suffix
     a folder of PNG files (`sample_00000_<class>.png`); returns (target, summary)."""
+    from genlab.watermark import watermarker
+
+    mark = watermarker(samples)  # the model id, invisibly, unless --no-watermark
     images = np.asarray(samples)
     images = images[..., None] if images.ndim == 3 else images
     out, n = Path(path), images.shape[0]
     if out.suffix.lower() == ".png":
-        write_png(out, make_grid(images))
+        write_png(out, *mark(make_grid(images)))
         return out, f"a grid of {n} samples"
     if out.suffix:
         raise ParameterError(f"unsupported output {str(out)!r} for images; give a .png file "
@@ -219,7 +226,7 @@ def write_image_samples(samples: Any, path: Path) -> tuple[Path, str]:
         raise ParameterError(f"{str(out)!r} exists and is not a folder; give a new folder name")
     out.mkdir(parents=True, exist_ok=True)
     for i, tag in enumerate(_class_tags(samples, n)):
-        write_png(out / f"sample_{i:05d}{tag}.png", images[i])  # each file atomically
+        write_png(out / f"sample_{i:05d}{tag}.png", *mark(images[i]))  # each atomically
     return out, f"{n} PNG files"
 
 

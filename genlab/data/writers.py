@@ -1,5 +1,6 @@
 """One writer for what `sample` returns: the output format follows the path's extension,
-the modality's codec writes the file(s) atomically, and the provenance goes beside them.
+the modality's codec writes the file(s) atomically, and the provenance goes beside them
+(and inside Parquet, PNG and MIDI files too: `genlab.provenance_files`).
 
 The samples and their provenance are one unit (`atomic_group`): if either cannot be written
 (a full disk at the sidecar), neither appears and no temporary file stays behind."""
@@ -27,6 +28,11 @@ _WRITERS = {
 
 
 def _write_rows(samples: pd.DataFrame, path: Path) -> tuple[Path, str]:
+    prov = provenance_of(samples)
+    if prov and path.suffix.lower() in (".parquet", ".pq"):  # the file carries it too
+        from genlab.provenance_files import write_parquet
+
+        return write_parquet(samples, path, prov), f"{len(samples)} rows"
     return write_table(samples, path), f"{len(samples)} rows"
 
 

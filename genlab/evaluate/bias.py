@@ -27,6 +27,8 @@ MIN_FLAG_SHARE = 0.01
 AMPLIFY_TOLERANCE = 0.02
 RATE_TOLERANCE = 0.05
 MAX_DISTINCT_NUMERIC = 10
+CONFIDENCE = 0.95  # of the intervals shown for every group's target rate
+TOO_SMALL = "too small to judge"
 
 
 def group_labels(real: pd.Series, other: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -48,16 +50,45 @@ def group_labels(real: pd.Series, other: pd.Series, kind: str) -> tuple[np.ndarr
     return cut(x), cut(numeric(other))
 
 
-def _rates(groups: np.ndarray, y: np.ndarray | None) -> dict[str, tuple[int, float | None]]:
+def _wilson(k: int, n: int) -> list[float] | None:
+    """Wilson's 95% score interval of k successes in n (scipy's binomtest)."""
+    from scipy import stats
+
+    if n == 0:
+        return None
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return [float(ci.low), float(ci.high)]
+
+
+def _interval(vals: np.ndarray, binary: bool) -> list[float] | None:
+    """95% interval of a group's target rate: Wilson's score interval for a share (it keeps
+    its coverage for small groups and rates near 0 or 1), Student's t for a mean."""
+    from scipy import stats
+
+    if vals.size == 0 or (not binary and vals.size < 2):
+        return None
+    if binary:
+        return _wilson(int(vals.sum()), int(vals.size))
+    sd = float(vals.std(ddof=1))
+    if sd == 0.0:
+        return [float(vals.mean())] * 2
+    lo, hi = stats.t.interval(CONFIDENCE, vals.size - 1, loc=vals.mean(),
+                              scale=sd / np.sqrt(vals.size))
+    return [float(lo), float(hi)]
+
+
+def _rates(groups: np.ndarray, y: np.ndarray | None,
+           binary: bool) -> dict[str, tuple[int, float | None, list[float] | None]]:
     out = {}
     for g in pd.unique(groups):
         mask = groups == g
-        rate = None
+        rate, ci = None, None
         if y is not None:
             vals = y[mask]
             vals = vals[~np.isnan(vals)]
             rate = float(vals.mean()) if vals.size else None
-        out[str(g)] = (int(mask.sum()), rate)
+            ci = _interval(vals, binary)
+        out[str(g)] = (int(mask.sum()), rate, ci)
     return out
 
 
@@ -77,33 +108,62 @@ def _gap(rates: dict[str, float | None], eligible: list[str]) -> float | None:
     return float(max(vals) - min(vals)) if len(vals) >= 2 else None
 
 
+def _apart(a: list[float] | None, b: list[float] | None) -> bool:
+    """Whether two intervals are known and do not overlap."""
+    return a is not None and b is not None and (a[1] < b[0] or b[1] < a[0])
+
+
+def _group_flags(name: str, g: str, v: dict[str, Any], n_real: int,
+                 n_synth: int) -> list[str]:
+    """Flags on one group's share and target rate. A group with enough rows is judged by
+    the tolerances; a smaller one only when its real and synthetic 95% intervals are apart,
+    so noise in a handful of rows raises nothing while a gross shift still does."""
+    n_r, n_s, share_r, share_s = v["n_real"], v["n_synthetic"], v["share_real"], \
+        v["share_synthetic"]
+    flags = []
+    shifted = n_s == 0 or share_s < 0.5 * share_r or share_s > 2.0 * share_r
+    if shifted and (share_r >= MIN_FLAG_SHARE and n_r >= MIN_GROUP_ROWS
+                    or _apart(_wilson(n_r, n_real), _wilson(n_s, n_synth))):
+        small = "" if n_r >= MIN_GROUP_ROWS and share_r >= MIN_FLAG_SHARE else \
+            " (a small group, but the 95% intervals of its shares do not overlap)"
+        flags.append(f"{name}: group {g!r} is absent from the synthetic data{small}" if n_s == 0
+                     else f"{name}: group {g!r} is {100 * share_s:.1f}% of synthetic rows "
+                          f"against {100 * share_r:.1f}% of real rows{small}")
+    rate_r, r_s = v["rate_real"], v["rate_synthetic"]
+    if rate_r is None or r_s is None or abs(r_s - rate_r) <= RATE_TOLERANCE * max(
+            1.0, abs(rate_r)):
+        return flags
+    line = (f"{name}: target rate in group {g!r} is {r_s:.3g} in synthetic data against "
+            f"{rate_r:.3g} in real data")
+    if not v["small"]:
+        flags.append(line)
+    elif _apart(v["rate_ci_real"], v["rate_ci_synthetic"]):
+        flags.append(f"{line} (a small group: {n_r} real and {n_s} synthetic rows, but the "
+                     "95% intervals of the rates do not overlap)")
+    return flags
+
+
 def _column(name: str, train: pd.DataFrame, synth: pd.DataFrame, kind: str,
-            y_real: np.ndarray | None, y_synth: np.ndarray | None) -> dict[str, Any]:
+            y_real: np.ndarray | None, y_synth: np.ndarray | None,
+            binary: bool) -> dict[str, Any]:
     g_real, g_synth = group_labels(train[name], synth[name], kind)
-    real, syn = _rates(g_real, y_real), _rates(g_synth, y_synth)
+    real, syn = _rates(g_real, y_real, binary), _rates(g_synth, y_synth, binary)
     groups: dict[str, dict[str, Any]] = {}
     flags: list[str] = []
-    for g in sorted(set(real) | set(syn), key=lambda k: -real.get(k, (0, None))[0]):
-        n_r, rate_r = real.get(g, (0, None))
-        n_s, rate_s = syn.get(g, (0, None))
-        share_r, share_s = n_r / len(g_real), n_s / len(g_synth)
-        groups[g] = {"n_real": n_r, "n_synthetic": n_s, "share_real": share_r,
-                     "share_synthetic": share_s, "rate_real": rate_r,
-                     "rate_synthetic": rate_s if n_s >= MIN_SYNTH_ROWS else None}
-        if share_r >= MIN_FLAG_SHARE and n_r >= MIN_GROUP_ROWS:
-            if n_s == 0:
-                flags.append(f"{name}: group {g!r} is absent from the synthetic data")
-            elif share_s < 0.5 * share_r or share_s > 2.0 * share_r:
-                flags.append(f"{name}: group {g!r} is {100 * share_s:.1f}% of synthetic rows "
-                             f"against {100 * share_r:.1f}% of real rows")
-        r_s = groups[g]["rate_synthetic"]
-        if n_r >= MIN_GROUP_ROWS and rate_r is not None and r_s is not None \
-                and abs(r_s - rate_r) > RATE_TOLERANCE * max(1.0, abs(rate_r)):
-            flags.append(f"{name}: target rate in group {g!r} is {r_s:.3g} in synthetic "
-                         f"data against {rate_r:.3g} in real data")
+    for g in sorted(set(real) | set(syn), key=lambda k: -real.get(k, (0, None, None))[0]):
+        n_r, rate_r, ci_r = real.get(g, (0, None, None))
+        n_s, rate_s, ci_s = syn.get(g, (0, None, None))
+        v = {"n_real": n_r, "n_synthetic": n_s, "share_real": n_r / len(g_real),
+             "share_synthetic": n_s / len(g_synth), "rate_real": rate_r,
+             "rate_synthetic": rate_s, "rate_ci_real": ci_r, "rate_ci_synthetic": ci_s,
+             "small": n_r < MIN_GROUP_ROWS or n_s < MIN_SYNTH_ROWS}
+        found = _group_flags(name, g, v, len(g_real), len(g_synth))
+        v["judgement"] = "flagged" if found else TOO_SMALL if v["small"] else "ok"
+        groups[g], flags = v, flags + found
     eligible = [g for g, v in groups.items() if v["n_real"] >= MIN_GROUP_ROWS]
     gap_r = _gap({g: v["rate_real"] for g, v in groups.items()}, eligible)
-    gap_s = _gap({g: v["rate_synthetic"] for g, v in groups.items()}, eligible)
+    gap_s = _gap({g: v["rate_synthetic"] for g, v in groups.items()
+                  if v["n_synthetic"] >= MIN_SYNTH_ROWS}, eligible)
     amplified = None
     if gap_r is not None and gap_s is not None:
         amplified = bool(gap_s > gap_r + max(AMPLIFY_TOLERANCE, 0.1 * gap_r))
@@ -111,7 +171,8 @@ def _column(name: str, train: pd.DataFrame, synth: pd.DataFrame, kind: str,
             flags.append(f"{name}: demographic-parity gap grew from {gap_r:.3f} (real) to "
                          f"{gap_s:.3f} (synthetic)")
     return {"groups": groups, "parity_gap_real": gap_r, "parity_gap_synthetic": gap_s,
-            "amplified": amplified, "flags": flags}
+            "amplified": amplified, "flags": flags,
+            "too_small": [g for g, v in groups.items() if v["judgement"] == TOO_SMALL]}
 
 
 def _fix(sensitive: list[str], target: str | None) -> str:
@@ -134,8 +195,11 @@ def bias_scores(
     """Group shares, target rates and demographic-parity gaps per sensitive column."""
     y_real = _outcome(train, target, task, positive)
     y_synth = _outcome(synth, target, task, positive)
-    columns = {c: _column(c, train, synth, kinds[c], y_real, y_synth) for c in sensitive}
+    binary = task != "regression"
+    columns = {c: _column(c, train, synth, kinds[c], y_real, y_synth, binary)
+               for c in sensitive}
     flags = [f for col in columns.values() for f in col["flags"]]
+    too_small = [f"{c}: {g}" for c, col in columns.items() for g in col["too_small"]]
     if not sensitive:
         verdict, meaning = "not measured", "no sensitive column was given"
     elif flags:
@@ -144,11 +208,14 @@ def bias_scores(
                    "conditional sampling (genlab.evaluate.rebalanced_sample) before use")
     else:
         verdict, meaning = "no flags", "group sizes and target rates follow the real data"
+    if too_small and sensitive:
+        meaning += (f"; {len(too_small)} group(s) too small to judge ({', '.join(too_small)}): "
+                    "see their rates' 95% intervals")
     rate = ("mean of the target" if task == "regression" else
             f"share of {target} == {positive!r}" if target and positive else
             "share of the rarest target class" if target else None)
     return {"columns": columns, "flags": flags, "rate": rate, "verdict": verdict,
-            "meaning": meaning,
+            "meaning": meaning, "too_small": too_small,
             "fix": _fix(sensitive, target)}
 
 

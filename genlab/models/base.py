@@ -143,6 +143,10 @@ class Model(Estimator):
                     if p.kind == p.KEYWORD_ONLY or (p.default is not p.empty
                                                     and p.name not in ("conditions", "rng"))]
         unknown = sorted(set(options) - set(accepted))
+        if "epsilon" in unknown:  # a family without a private fit: say which have one
+            from genlab.privacy.fit import refuse_dp
+
+            refuse_dp(self)
         if unknown:
             raise ParameterError(
                 f"{type(self).__name__}.fit takes no option(s) {unknown}; its options: "
@@ -269,22 +273,15 @@ class Model(Estimator):
             lp = self._log_prob(data, conditions, **options)
         return np.asarray(lp, dtype=np.float64)
 
-    # -- learned features -----------------------------------------------------------------
     def encode(self, data: Any) -> np.ndarray:
-        """Learned features of each item of `data`, shape (n_items, k): a VAE's posterior
-        means, a flow's base-space values, a transformer's pooled hidden states. Families
-        without a latent space raise UnsupportedOperation naming those with one."""
+        """Learned features per item, (n, k): VAE means, flow z, pooled transformer states."""
         self._check_fitted()
         with self._inference():
-            z = self._encode(data)
-        return np.asarray(z, dtype=np.float64)
+            return np.asarray(self._encode(data), dtype=np.float64)
 
     def _encode(self, data: Any) -> Any:
-        able = sorted(f"{m}:{n}" for m in registry.MODALITIES
-                      for n, c in registry.families(m).items() if c._encode is not Model._encode)
-        raise UnsupportedOperation(
-            f"{type(self).__name__} ({self.family}) has no latent space, so encode is not "
-            f"available; families with one: {', '.join(able)}")
+        raise UnsupportedOperation(f"{type(self).__name__} ({self.family}) has no latent space; "
+                                   f"encode works with {', '.join(registry.latent_families())}")
 
     # -- persistence ----------------------------------------------------------------------
     def save(

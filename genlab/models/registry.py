@@ -65,6 +65,13 @@ def families(modality: str = "table") -> dict[str, type[Model]]:
     return dict(_FAMILIES.get(modality, {}))
 
 
+def latent_families() -> list[str]:
+    """`modality:family` of every family with a latent space (one that fills `_encode`)."""
+    return sorted(f"{m}:{n}" for m in MODALITIES for n, c in families(m).items()
+                  if not c._encode.__qualname__.startswith("Model.")
+                  or not c.encode.__qualname__.startswith("Model."))
+
+
 def family_class(modality: str, family: str) -> type[Model] | None:
     """The class of one family, importing its module only (None if there is none)."""
     module = FAMILY_MODULES[check_modality(modality)].get(family)

@@ -2,7 +2,8 @@
 text to .txt (samples separated by a line of '='), molecules to .csv/.parquet (column
 `smiles`, plus the conditions used) or .smi/.txt (one per line), music to .mid/.midi/
 .musicxml/.xml (several samples: numbered files) or to a folder. Every file is written
-atomically; the provenance sidecar is the caller's."""
+atomically; the provenance sidecar is the caller's, the provenance inside MIDI and Parquet
+files is written here (`genlab.provenance_files`)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ def _kind_of(items: list[Any], attrs: dict[str, Any], path: Path) -> str:
         ".csv.gz") else "char"
 
 
-def _write_music(items: list[Any], out: Path) -> tuple[Path, str]:
-    from genlab.data.sequences.music import write_piece
+def _write_music(items: list[Any], out: Path, prov: dict[str, Any] | None) -> tuple[Path, str]:
+    from genlab.data.sequences.music import piece_to_score, write_piece
+    from genlab.provenance_files import write_midi
 
     suffix = out.suffix.lower()
     n = len(items)
@@ -48,7 +50,9 @@ def _write_music(items: list[Any], out: Path) -> tuple[Path, str]:
     else:
         raise ParameterError(f"unsupported output {out.name!r} for music; use a .mid or "
                              ".musicxml file, or a folder")
-    written = [write_piece(piece, path) for piece, path in zip(items, paths, strict=True)]
+    written = [write_midi(piece_to_score(piece), path, prov)
+               if prov and path.suffix.lower() in (".mid", ".midi") else write_piece(piece, path)
+               for piece, path in zip(items, paths, strict=True)]
     return (written[0] if len(written) == 1 else out), f"{n} pieces of {items[0].bars} bars"
 
 
@@ -62,7 +66,12 @@ def _write_molecules(items: list[Any], out: Path, attrs: dict[str, Any]) -> tupl
         if targets is not None:
             for j, name in enumerate(attrs.get("condition_names") or []):
                 df[f"target_{name}"] = [row[j] for row in targets]
-        write_table(df, out)
+        if attrs.get("provenance") and suffix == ".parquet":
+            from genlab.provenance_files import write_parquet
+
+            write_parquet(df, out, attrs["provenance"])
+        else:
+            write_table(df, out)
     elif suffix in (".smi", ".txt"):
         with atomic_path(out) as tmp:
             tmp.write_text("".join(f"{s}\n" for s in items), encoding="utf-8")
@@ -90,7 +99,7 @@ def write_sequence_samples(samples: Any, path: Path) -> tuple[Path, str]:
     out = Path(path)
     kind = _kind_of(items, attrs, out)
     if kind == "music":
-        return _write_music(items, out)
+        return _write_music(items, out, attrs.get("provenance"))
     if kind == "smiles":
         return _write_molecules(items, out, attrs)
     return _write_text(items, out)

@@ -349,6 +349,23 @@ class ImageFlow(ImageModel):
         yq = (x.float() + u) / 256.0
         return self.net_.log_density(yq, self._onehot(y)) - self.codec_.dims * _LOG_256
 
+    def _encode(self, data: Any) -> np.ndarray:
+        """Base-space values z of every image (all scales, flattened: one value per pixel
+        and channel), from the centre of each pixel's dequantisation cell; a
+        class-conditional flow reads the labels from the data."""
+        ds = self._read_for_scoring(data)
+        codes = self._score_labels(ds, None)
+        if self.codec_.conditional and codes is None:
+            raise DataError("this flow is class-conditional: give data with labels to encode")
+        x = torch.from_numpy(np.ascontiguousarray(ds.images.transpose(0, 3, 1, 2)))
+        out = []
+        for s in range(0, x.shape[0], 256):
+            y = None if codes is None else torch.as_tensor(codes[s:s + 256], device=self.device_)
+            zs, _ = self.net_((x[s:s + 256].to(self.device_).float() + 0.5) / 256.0,
+                              self._onehot(y))
+            out.append(torch.cat([z.flatten(1) for z in zs], dim=1).double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.codec_.dims))
+
     def _sample_tensor(self, n: int, y: torch.Tensor | None,
                        generator: torch.Generator) -> torch.Tensor:
         c = self.codec_

@@ -256,6 +256,9 @@ class ImageVAE(ImageModel):
     def encode(self, data: Any, *, labels: Any = None) -> np.ndarray:
         """Posterior means of z, N x latent_dim (a conditional model needs labels)."""
         self._check_fitted()
+        return self._encode(data, labels)
+
+    def _encode(self, data: Any, labels: Any = None) -> np.ndarray:
         x, y = self._images_and_labels(data, labels)
         with torch.no_grad():
             out = [self.net_.encode(x[s:s + 512], None if y is None else self._onehot(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
+import torch
 from torch import nn
 
+from genlab.data.sequences.codecs import BOS, PAD, UNKNOWN
 from genlab.errors import ParameterError
 from genlab.models.sequence.base import COMMON_CONSTRAINTS, SequenceModel
+from genlab.models.sequence.data import condition_matrix
 from genlab.nets.sequence import TransformerNet
 from genlab.params import ParamSpec
 
@@ -102,3 +106,31 @@ class Transformer(SequenceModel):
     def _build(self, meta: dict[str, Any]) -> nn.Module:
         return TransformerNet(int(meta["vocab"]), self.d_model, self.layers, self.heads,
                               int(meta["context"]), int(meta.get("n_cond", 0)), self.dropout)
+
+    def _encode(self, data: Any) -> np.ndarray:
+        """Final-layer hidden states (after the last layer norm) averaged over each item's
+        positions, BOS included: (n_items, d_model). Items longer than the context are cut
+        to their first `context` positions."""
+        items, table = self._read_for_scoring(data)
+        names = list(self.conditions_)
+        cond_all = condition_matrix(items, table, names) if names else None
+        width = int(self.net_.context)
+        seqs = [[BOS, *self.codec_.encode(x, unknown="mark")][:width] for x in items]
+        out = np.zeros((len(seqs), self.d_model))
+        for begin in range(0, len(seqs), 256):
+            part = seqs[begin:begin + 256]
+            t = max(len(q) for q in part)
+            ids = torch.full((len(part), t), PAD, dtype=torch.long)
+            for r, q in enumerate(part):
+                ids[r, :len(q)] = torch.tensor(q, dtype=torch.long)
+            mask = (torch.arange(t)[None, :] < torch.tensor([len(q) for q in part])[:, None])
+            ids = ids.masked_fill(ids == UNKNOWN, PAD).to(self.device_)
+            c = (self._standardise(cond_all[begin:begin + 256]) if cond_all is not None
+                 else None)
+            net = self.net_
+            x = net._embed(ids, c)
+            for i, block in enumerate(net.blocks):
+                x = block(x, net.cos[:t], net.sin[:t], None, i)
+            h = net.ln(x).double().cpu() * mask[..., None]
+            out[begin:begin + len(part)] = (h.sum(1) / mask.sum(1, keepdim=True)).numpy()
+        return out

@@ -7,9 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from genlab.data.readers import TableSource, read_table
 from genlab.errors import ParameterError
 from genlab.models.base import Conditions
 
@@ -17,7 +15,8 @@ __all__ = ["LatentRows"]
 
 
 class LatentRows:
-    """Mixed into `VAE`: `encode`, `decode`, `interpolate` on its fitted network."""
+    """Mixed into `VAE`: `decode`, `interpolate` on its fitted network (`encode` is
+    `Model.encode`, filled by `VAE._encode`)."""
 
     latent_dim: int
     net_: Any
@@ -25,17 +24,6 @@ class LatentRows:
     cond_cols_: list[int]
     combos_: np.ndarray
     combo_counts_: np.ndarray
-
-    def encode(self: Any, data: TableSource) -> np.ndarray:
-        """Posterior means E[z | row], (n, latent_dim), of a table with the training columns."""
-        self._check_fitted()
-        enc = self.schema_.encode(read_table(data))
-        combos = np.maximum(enc.c[:, self.cond_cols_], 0)
-        with torch.no_grad():
-            self.net_.eval()
-            mu, _ = self.net_.encode(self._to_tensor(self._encoder_input(enc)),
-                                     self._cond_vec(combos))
-        return mu.double().cpu().numpy()
 
     def decode(self: Any, z: np.ndarray, *, conditions: Conditions | None = None) -> pd.DataFrame:
         """The most likely row for each latent code z (n, latent_dim): argmax modes and

@@ -13,6 +13,9 @@ A table family subclasses `TableModel` and fills hooks on encoded arrays:
 
 Numeric missing values are modelled here, once for all families that do not model them
 themselves: each numeric column is missing completely at random at its training rate.
+
+`fit(..., constraints=[...])` (`genlab.constraints`) hands the families a reparametrised
+table and keeps the rules in every sample (`_constrained`); the hooks here are a few lines.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from genlab.data.readers import read_table
 from genlab.data.tabular import Encoded, TabularCodec
 from genlab.errors import DataError, ParameterError
 from genlab.models.base import Conditions, Model
+from genlab.models.table._constrained import Constrained
 from genlab.models.table._marginal import strict_support
 
 __all__ = ["SAMPLE_CHUNK", "TableModel", "fingerprint", "unseen_message"]
@@ -97,6 +101,19 @@ def _expand_unseen(enc: Encoded, unseen: np.ndarray, n_codes: list[int]
     return Encoded(x=x, c=c), starts
 
 
+def _fit_text(df: pd.DataFrame, kinds: dict[str, str] | None, codec: TabularCodec,
+              enc: Encoded, rng: np.random.Generator) -> Any:
+    """Character models of the columns the caller declared `text` (inferred free text is
+    left out); from a child generator, so the other columns' fit is as without them."""
+    names = [s.name for s in codec.columns
+             if s.kind == "text" and (kinds or {}).get(s.name) == "text"]
+    if not names:
+        return None
+    from genlab.models.table._text import TextColumns
+
+    return TextColumns.fit(df, names, enc, codec.n_codes(), rng.spawn(1)[0])
+
+
 def fingerprint(df: pd.DataFrame) -> str:
     """sha256 of a table's contents (values, column names and order), independent of index."""
     h = hashlib.sha256()
@@ -114,8 +131,13 @@ class TableModel(Model):
     schema_: TabularCodec
 
     def _fit(self, data: Any, conditions: list[str], rng: np.random.Generator,
-             kinds: dict[str, str] | None = None) -> tuple[int, str]:
-        df = read_table(data)
+             kinds: dict[str, str] | None = None, constraints: Any = None) -> tuple[int, str]:
+        df = raw = read_table(data)
+        self.constraints_ = Constrained.fit(df, constraints, kinds) if constraints else None
+        if self.constraints_ is not None:  # the family models the reparametrised table
+            df = self.constraints_.to_inner(raw)
+            kinds = self.constraints_.inner_kinds(kinds, df)
+            conditions = self.constraints_.inner_names(conditions)
         codec = TabularCodec.fit(df, kinds)
         if not codec.numeric and not codec.categorical:
             raise DataError(
@@ -127,7 +149,21 @@ class TableModel(Model):
         self.schema_ = codec
         self.missing_rate_ = np.isnan(enc.x).mean(axis=0) if enc.x.size else np.zeros(0)
         self._fit_arrays(enc, cond_idx, rng)
-        return len(df), fingerprint(df)
+        self.text_ = _fit_text(df, kinds, codec, enc, rng)
+        return len(raw), fingerprint(raw)
+
+    @property
+    def table_schema_(self) -> TabularCodec:
+        """The schema of the user's table: `schema_`, or with constraints the user's
+        schema, `schema_` being the reparametrised table the family models."""
+        cons = getattr(self, "constraints_", None)
+        return cons.codec if cons is not None else self.schema_
+
+    def provenance(self, **extra: Any) -> dict[str, Any]:
+        """Where an output came from (`Model.provenance`), with the constraint counts of
+        the sample just drawn."""
+        info = self.__dict__.pop("_constraint_info", None)
+        return super().provenance(**extra, **({"constraints": info} if info else {}))
 
     def _condition_codes(self, conditions: Conditions | None) -> dict[int, int]:
         codec = self.schema_
@@ -135,21 +171,38 @@ class TableModel(Model):
                 for k, v in (conditions or {}).items()}
 
     def _condition_from_text(self, name: str, text: str) -> Any:
-        j = self.schema_.categorical_index(name)
-        match = [c for c in self.schema_.categorical[j].categories or [] if str(c) == text]
+        j = self.table_schema_.categorical_index(name)
+        match = [c for c in self.table_schema_.categorical[j].categories or []
+                 if str(c) == text]
         return match[0] if match else text
 
     def _sample(self, n: int, conditions: Conditions, rng: np.random.Generator,
                 **options: Any) -> pd.DataFrame:
+        cons = getattr(self, "constraints_", None)
+        if cons is None:
+            return self._sample_rows(n, conditions, rng)
+        out, self._constraint_info = cons.sample(self._sample_rows, n, conditions, rng)
+        return out
+
+    def _sample_rows(self, n: int, conditions: Conditions,
+                     rng: np.random.Generator) -> pd.DataFrame:
+        """`n` rows of the table the family models."""
         codes = self._condition_codes(conditions)
         parts = []
+        text = getattr(self, "text_", None)
+        # a child generator: the other columns are drawn exactly as without text columns
+        text_rng = rng.spawn(1)[0] if text is not None else None
         with task(f"sampling {type(self).__name__}", n) as advance:
             for start in range(0, n, SAMPLE_CHUNK):
                 m = min(SAMPLE_CHUNK, n - start)
                 enc = self._sample_arrays(m, codes, rng)
                 if not self.models_missing and enc.x.size:
                     enc.x[rng.random(enc.x.shape) < self.missing_rate_] = np.nan
-                parts.append(self.schema_.decode(enc, rng, row_offset=start))
+                part = self.schema_.decode(enc, rng, row_offset=start)
+                if text is not None:
+                    for name, values in text.sample(enc, text_rng).items():
+                        part[name] = values
+                parts.append(part)
                 advance(m)
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
@@ -162,7 +215,11 @@ class TableModel(Model):
             raise ParameterError("table log_prob scores the whole row; put the conditioning "
                                  "columns in the table instead of conditions=")
         df = read_table(data)
+        cons = getattr(self, "constraints_", None)
+        df, lp_cons = cons.score(df, strict) if cons is not None else (df, 0.0)
         enc = self.schema_.encode(df)
+        text = getattr(self, "text_", None)
+        lp_text = text.log_prob(df, enc, strict=strict) if text is not None else 0.0
         unseen = enc.c < 0
         rows = unseen.any(axis=1) if enc.c.size else np.zeros(enc.n, bool)
         if rows.any():
@@ -180,7 +237,7 @@ class TableModel(Model):
             rate = self.missing_rate_
             with np.errstate(divide="ignore"):
                 lp = lp + np.where(isna, np.log(rate), np.log1p(-rate)).sum(axis=1)
-        return lp
+        return lp + lp_text + lp_cons
 
     def _log_prob_smoothed(self, enc: Encoded, unseen: np.ndarray) -> np.ndarray:
         """log p per row, where a value never seen in column j is scored as log q_j (the
@@ -199,21 +256,43 @@ class TableModel(Model):
 
     # -- the model file -------------------------------------------------------------------
     def _codec_dict(self) -> dict[str, Any]:
-        return self.schema_.to_dict()
+        cons = getattr(self, "constraints_", None)
+        saved = cons.to_dict() if cons is not None else None
+        return {**self.schema_.to_dict(), **({"constraints": saved} if saved else {})}
 
     def _codec_from_dict(self, data: dict[str, Any]) -> None:
         self.schema_ = TabularCodec.from_dict(data)
+        self.constraints_ = (Constrained.from_dict(data["constraints"], self.schema_)
+                             if "constraints" in data else None)
 
+    # the model file: the family's state, the missingness rates and the text columns'
+    # character models (their meta under "_text")
     def _file_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta, tensors = self._state()
-        return meta, dict(tensors, _missing_rate=np.asarray(self.missing_rate_, np.float64))
+        tensors = dict(tensors, _missing_rate=np.asarray(self.missing_rate_, np.float64))
+        text = getattr(self, "text_", None)
+        if text is not None:
+            text_meta, text_tensors = text.state()
+            meta, tensors = {**meta, "_text": text_meta}, {**tensors, **text_tensors}
+        return meta, tensors
 
     def _file_shapes(self, meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-        return {**self._expected_shapes(meta), "_missing_rate": (len(self.schema_.numeric),)}
+        family = {k: v for k, v in meta.items() if k != "_text"}
+        shapes = {**self._expected_shapes(family), "_missing_rate": (len(self.schema_.numeric),)}
+        if "_text" in meta:
+            from genlab.models.table._text import TextColumns
+
+            shapes.update(TextColumns.shapes(meta["_text"]))
+        return shapes
 
     def _file_restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         self.missing_rate_ = tensors.pop("_missing_rate")
-        self._restore(meta, tensors)
+        self.text_ = None
+        if "_text" in meta:
+            from genlab.models.table._text import TextColumns
+
+            self.text_ = TextColumns.restore(meta["_text"], tensors)
+        self._restore({k: v for k, v in meta.items() if k != "_text"}, tensors)
 
     # -- family hooks ---------------------------------------------------------------------
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:

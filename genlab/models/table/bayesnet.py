@@ -24,6 +24,7 @@ from genlab.models.table._bn_graph import (
 from genlab.models.table._marginal import PiecewiseMarginal, drop_flat_knots
 from genlab.models.table.base import TableModel
 from genlab.params import ParamSpec
+from genlab.privacy.fit import PrivateFit
 
 __all__ = ["BayesianNetwork", "binned_marginal", "quantile_edges"]
 
@@ -104,7 +105,7 @@ def _piece_density(x: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     return np.where(inside, mass[safe] / (ends[safe] - starts[safe]), 0.0)
 
 
-class BayesianNetwork(TableModel):
+class BayesianNetwork(PrivateFit, TableModel):
     """Discrete Bayesian network: numeric columns in quantile bins, a DAG learned by BIC.
 
     Every column is a node with a finite set of states: a categorical column's codes
@@ -236,6 +237,17 @@ class BayesianNetwork(TableModel):
                 impossible |= isna
         states[:, d:] = enc.c
         return states, impossible
+
+    dp_mechanism: ClassVar[str] = (
+        "PrivBayes: exponential mechanism on the R score for the structure, "
+        "Gaussian-noised family counts for the CPTs")
+
+    def _fit_private(self, enc: Encoded, conditions: list[int], budget: Any, rho: float
+                     ) -> None:
+        """`fit(data, epsilon=...)`: PrivBayes (see `genlab.privacy.bayesnet`)."""
+        from genlab.privacy.bayesnet import fit_private_bayesnet
+
+        fit_private_bayesnet(self, enc, budget, rho)
 
     # -- sample ---------------------------------------------------------------------------
     def _forward(self, states: np.ndarray, done: set[int], rng: np.random.Generator) -> None:

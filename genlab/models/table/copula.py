@@ -15,6 +15,7 @@ from genlab.models.table._mixed import gaussian_log_density, missing_patterns
 from genlab.models.table._rectangle import log_rectangle_prob, sample_truncated
 from genlab.models.table.base import TableModel
 from genlab.params import ParamSpec
+from genlab.privacy.fit import PrivateFit
 
 __all__ = ["GaussianCopula"]
 
@@ -51,7 +52,7 @@ def _psd_cholesky(cov: np.ndarray) -> np.ndarray:
     return np.linalg.cholesky((vecs * np.maximum(vals, 1e-12)) @ vecs.T)
 
 
-class GaussianCopula(TableModel):
+class GaussianCopula(PrivateFit, TableModel):
     """Gaussian copula with empirical marginals and categorical columns as intervals.
 
     Each numeric column j has a marginal CDF F_j (the smoothed, dequantised empirical
@@ -131,15 +132,31 @@ class GaussianCopula(TableModel):
             scores.append(ndtri(np.clip(u, _U_EPS, 1 - _U_EPS)))
         z = np.column_stack(scores)
         corr = np.atleast_2d(np.corrcoef(z, rowvar=False)) if z.shape[1] > 1 else np.ones((1, 1))
+        self.correlation_ = self._corrected(corr, latent.shape[1])
+
+    def _corrected(self, corr: np.ndarray, d: int) -> np.ndarray:
+        """The latent correlation from the scores' one (`d` numeric columns first)."""
         # A categorical score drawn uniformly inside its value's interval correlates with the
         # latent z only by a = sum_k (phi(lo_k) - phi(hi_k))^2 / p_k (its first Hermite
         # coefficient), so observed correlations are attenuated by a_i a_j; undo that.
-        atten = np.ones(z.shape[1])
+        atten = np.ones(corr.shape[0])
         for j in range(len(self.cat_probs_)):
-            atten[latent.shape[1] + j] = _attenuation(self.cat_probs_[j][self.cat_orders_[j]])
+            atten[d + j] = _attenuation(self.cat_probs_[j][self.cat_orders_[j]])
         corr = np.clip(corr / np.outer(atten, atten), -0.995, 0.995)
         np.fill_diagonal(corr, 1.0)
-        self.correlation_ = _nearest_correlation(corr)
+        return _nearest_correlation(corr)
+
+    dp_mechanism: ClassVar[str] = (
+        "noisy sufficient statistics: Gaussian-noised histograms, frequencies and clipped "
+        "normal-score Gram matrix")
+
+    def _fit_private(self, enc: Encoded, conditions: list[int], budget: Any, rho: float
+                     ) -> None:
+        """`fit(data, epsilon=...)`: noisy statistics (see `genlab.privacy.copula`)."""
+        from genlab.privacy.copula import fit_private_copula
+
+        corr = fit_private_copula(self, enc, budget, rho)
+        self.correlation_ = self._corrected(corr, len(self.schema_.numeric))
 
     # -- helpers --------------------------------------------------------------------------
     def _bounds(self, j: int, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,9 @@ import numpy as np
 import torch
 from scipy.special import ndtr
 
+from genlab.data.readers import read_table
 from genlab.data.tabular import Encoded
+from genlab.errors import DataError
 from genlab.models.table._marginal import (
     PiecewiseMarginal,
     fit_adaptive,
@@ -235,6 +237,24 @@ class Flow(NeuralModel):
                 )
                 out[rows] = lp.double().cpu().numpy()
         return np.where(np.isfinite(log_f), out, -np.inf)
+
+    def _encode(self, data: Any) -> np.ndarray:
+        """Base-space values of the numeric columns per row: y = flow(Phi^-1(F(x)) | codes),
+        standard normal under the model; a missing value's coordinate is 0."""
+        if not self.meta_["d"]:
+            raise DataError("this flow has no numeric columns, so its base space is empty; "
+                            "encode needs a table with numbers (or use the vae family)")
+        enc = self.schema_.encode(read_table(data))
+        miss = self._to_tensor(np.isnan(enc.x), torch.bool)
+        z = torch.special.ndtri(self._to_tensor(np.nan_to_num(
+            self._scores(enc.x), nan=0.5), torch.float64).clamp(_U_EPS, 1 - _U_EPS))
+        codes = self._to_tensor(enc.c[:, self.meta_["order"]], torch.long)
+        out = []
+        for s in range(0, enc.n, _CHUNK):
+            ctx = self.net_.embed_context(codes[s:s + _CHUNK], miss[s:s + _CHUNK])
+            y, _ = self.net_.forward_transform(z[s:s + _CHUNK].float(), miss[s:s + _CHUNK], ctx)
+            out.append(y.double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.meta_["d"]))
 
     # -- sample ---------------------------------------------------------------------------
     def _sample_codes(self, n: int, fixed: dict[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -18,6 +18,7 @@ from genlab.models.table._mixed import (
 )
 from genlab.models.table.base import TableModel
 from genlab.params import ParamSpec
+from genlab.privacy.fit import PrivateFit
 
 __all__ = ["Gaussian", "MixtureFamily"]
 
@@ -80,7 +81,7 @@ class MixtureFamily(TableModel):
         return self.mixture_.n_components
 
 
-class Gaussian(MixtureFamily):
+class Gaussian(PrivateFit, MixtureFamily):
     """Multivariate normal fitted by maximum likelihood, with categorical columns.
 
     Numeric columns follow N(mu_g, Sigma_g); categorical columns follow independent
@@ -141,6 +142,17 @@ class Gaussian(MixtureFamily):
             check_params(type(self).__name__, self.get_params(), specs)
             return
         super()._validate_params()
+
+    dp_mechanism: ClassVar[str] = (
+        "noisy sufficient statistics: Gaussian-noised sum and Gram matrix of range-scaled "
+        "rows, noisy frequencies")
+
+    def _fit_private(self, enc: Encoded, conditions: list[int], budget: Any, rho: float
+                     ) -> None:
+        """`fit(data, epsilon=...)`: noisy moments (see `genlab.privacy.gaussian`)."""
+        from genlab.privacy.gaussian import fit_private_gaussian
+
+        fit_private_gaussian(self, enc, budget, rho)
 
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
         z = self._latent_for_fitting(enc, rng)

@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from genlab.data.modes import ModeNormalizer
+from genlab.data.readers import read_table
 from genlab.data.tabular import Encoded
 from genlab.errors import ParameterError
 from genlab.models.table._vae_latent import LatentRows
@@ -253,6 +254,25 @@ class VAE(LatentRows, NeuralModel):
                 lw = log_px.reshape(r, k) + (log_pz - log_q).double()
                 out[sl] = (torch.logsumexp(lw, 1) - math.log(k)).cpu().numpy()
         return out + self._log_p_combo(combos)
+
+    def _encode(self, data: Any) -> np.ndarray:
+        """Posterior means mu(x) of q(z | x) per row (missing cells do not feed in), each
+        number in its most probable mode, so a row's features do not depend on its batch."""
+        enc, nrm = self.schema_.encode(read_table(data)), self.normalizer_
+        d_in = self._encoder_input(enc)
+        for b in (b for b in nrm.blocks if b.kind == "num"):
+            rows = np.flatnonzero(~np.isnan(enc.x[:, b.index]))
+            col = enc.x[rows, b.index]
+            mode = nrm._responsibilities(b.index, col).argmax(axis=1)
+            d_in[rows, b.start:b.start + b.width] = 0.0
+            d_in[rows, b.start + 1 + mode] = 1.0
+            d_in[rows, b.start] = np.clip((col - nrm.means[b.index][mode]) / (
+                4 * nrm.stds[b.index][mode]), -0.99, 0.99)
+        combos = np.maximum(enc.c[:, self.cond_cols_], 0)  # a never-seen code: the first
+        out = [self.net_.encode(self._to_tensor(d_in[s:s + _CHUNK]),
+                                self._cond_vec(combos[s:s + _CHUNK]))[0].double().cpu().numpy()
+               for s in range(0, enc.n, _CHUNK)]
+        return np.concatenate(out) if out else np.zeros((0, self.latent_dim))
 
     def _log_p_combo(self, combos: np.ndarray) -> np.ndarray:
         """log p(declared values): joint frequencies plus one pseudo-row spread evenly over
