@@ -49,7 +49,9 @@ class LatentRows:
 
     def _decode_table(self: Any, z: np.ndarray, combos: np.ndarray) -> pd.DataFrame:
         enc, _ = self._decode(self._to_tensor(z), combos, None, {})
-        return self.schema_.decode(enc, np.random.default_rng(0))
+        df = self.schema_.decode(enc, np.random.default_rng(0))
+        cons = getattr(self, "constraints_", None)  # back from the reparametrised table
+        return cons.restore(df) if cons is not None else df
 
     def interpolate(self: Any, row_a: pd.DataFrame | pd.Series | dict[str, Any],
                     row_b: pd.DataFrame | pd.Series | dict[str, Any],
@@ -67,5 +69,5 @@ class LatentRows:
         both = pd.concat(rows, ignore_index=True)
         za, zb = self.encode(both)
         t = np.linspace(0.0, 1.0, int(steps))[:, None]
-        combos = np.maximum(self.schema_.encode(both).c[:, self.cond_cols_], 0)
+        combos = np.maximum(self._encoded(both).c[:, self.cond_cols_], 0)
         return self._decode_table((1 - t) * za + t * zb, combos[(t[:, 0] >= 0.5).astype(int)])

@@ -254,6 +254,13 @@ class TableModel(Model):
         n_train = max(int(getattr(self, "n_rows_", 0)), 1)
         return total + unseen.sum(axis=1) * np.log(UNSEEN_ALPHA / (n_train + UNSEEN_ALPHA))
 
+    def _encoded(self, data: Any) -> Encoded:
+        """A table as the family sees it: read, reparametrised by the constraints, encoded
+        (what `encode` and other per-row features start from)."""
+        df = read_table(data)
+        cons = getattr(self, "constraints_", None)
+        return self.schema_.encode(cons.to_inner(df) if cons is not None else df)
+
     # -- the model file -------------------------------------------------------------------
     def _codec_dict(self) -> dict[str, Any]:
         cons = getattr(self, "constraints_", None)

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from scipy.special import ndtr
 
-from genlab.data.readers import read_table
 from genlab.data.tabular import Encoded
 from genlab.errors import DataError
 from genlab.models.table._marginal import (
@@ -244,7 +243,7 @@ class Flow(NeuralModel):
         if not self.meta_["d"]:
             raise DataError("this flow has no numeric columns, so its base space is empty; "
                             "encode needs a table with numbers (or use the vae family)")
-        enc = self.schema_.encode(read_table(data))
+        enc = self._encoded(data)
         miss = self._to_tensor(np.isnan(enc.x), torch.bool)
         z = torch.special.ndtri(self._to_tensor(np.nan_to_num(
             self._scores(enc.x), nan=0.5), torch.float64).clamp(_U_EPS, 1 - _U_EPS))

@@ -10,7 +10,6 @@ import torch
 from torch.nn import functional as F
 
 from genlab.data.modes import ModeNormalizer
-from genlab.data.readers import read_table
 from genlab.data.tabular import Encoded
 from genlab.errors import ParameterError
 from genlab.models.table._vae_latent import LatentRows
@@ -258,7 +257,7 @@ class VAE(LatentRows, NeuralModel):
     def _encode(self, data: Any) -> np.ndarray:
         """Posterior means mu(x) of q(z | x) per row (missing cells do not feed in), each
         number in its most probable mode, so a row's features do not depend on its batch."""
-        enc, nrm = self.schema_.encode(read_table(data)), self.normalizer_
+        enc, nrm = self._encoded(data), self.normalizer_
         d_in = self._encoder_input(enc)
         for b in (b for b in nrm.blocks if b.kind == "num"):
             rows = np.flatnonzero(~np.isnan(enc.x[:, b.index]))
