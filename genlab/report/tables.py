@@ -268,7 +268,7 @@ def table_report(real: object, synthetic: object, path: str | os.PathLike[str] |
     if model is not None:
         m: Any = model
         m._check_fitted()
-        kinds = m.schema_.kinds
+        kinds = getattr(m, "table_schema_", m.schema_).kinds  # the user's columns
         history = m.history_ or None
         info = {
             "family": f"{type(m).__name__} ({m.family})",
