@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from genlab.cli.app import ModelFile, Quiet, app, clean_errors, out
-from genlab.cli.outputs import MakeDirs, MaxMemory, check_input, check_output, parse_bytes
+from genlab.cli.outputs import MakeDirs, MaxMemory, model_for_data
 
 __all__ = ["embed"]
 
@@ -30,14 +30,10 @@ def embed(
     """Encode every item of DATA with the model's latent space and write the features."""
     import pandas as pd
 
-    from genlab.data.readers import TABLE_SUFFIXES, write_table
-    from genlab.models.registry import load
+    from genlab.data.readers import write_table
 
-    check_input(model_file, "model file", folder_ok=False)
-    check_input(data, "data")
-    check_output(output, inputs=[model_file, data], suffixes=TABLE_SUFFIXES,
-                 what="features table", mkdir=mkdir)
-    m = load(model_file, max_memory=parse_bytes(max_memory) if max_memory else None)
+    m = model_for_data(model_file, data, output, what="features table", mkdir=mkdir,
+                       max_memory=max_memory)
     z = m.encode(data)
     write_table(pd.DataFrame(z, columns=[f"z{i}" for i in range(z.shape[1])]), output)
     if not quiet:

@@ -12,7 +12,7 @@ import re
 import stat
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -207,3 +207,24 @@ def check_outputs_differ(*paths: Path | None) -> None:
             if _same(a, b):
                 raise ParameterError(f"two outputs of this command are the same file "
                                      f"{str(a)!r}; give each its own path")
+
+
+def load_model(model_file: Path, max_memory: str | None = None) -> Any:
+    """The model in `model_file`, loaded within the `--max-memory` budget (if given)."""
+    from genlab.models.registry import load
+
+    return load(model_file, max_memory=parse_bytes(max_memory) if max_memory else None)
+
+
+def model_for_data(model_file: Path, data: Path, output: Path | None, *, what: str,
+                   mkdir: bool, max_memory: str | None) -> Any:
+    """The first steps of a command applying a model file to data and writing a table:
+    both inputs exist, the output is a table path safe to write, then the model."""
+    from genlab.data.readers import TABLE_SUFFIXES
+
+    check_input(model_file, "model file", folder_ok=False)
+    check_input(data, "data")
+    check_output(output, inputs=[model_file, data], suffixes=TABLE_SUFFIXES, what=what,
+                 mkdir=mkdir)
+    return load_model(model_file, max_memory)
+

@@ -16,6 +16,7 @@ from genlab.cli.outputs import (
     check_input,
     check_output,
     format_bytes,
+    load_model,
     parse_bytes,
 )
 from genlab.errors import ParameterError
@@ -52,12 +53,10 @@ def sample(
     """Draw synthetic samples from a model; the format follows the output's extension."""
     from genlab.data.readers import TABLE_SUFFIXES
     from genlab.data.writers import write_samples
-    from genlab.models.registry import load
-
     budget = parse_bytes(max_memory) if max_memory is not None else DEFAULT_MAX_MEMORY
     check_input(model_file, "model file", folder_ok=False)
     check_output(output, inputs=[model_file], suffixes=None, mkdir=mkdir, folder_ok=True)
-    m = load(model_file, max_memory=parse_bytes(max_memory) if max_memory else None)
+    m = load_model(model_file, max_memory)
     conditions, options = m.parse_where(pairs(where, "--where"))
     if prompt is not None:
         if "prompt" not in m.sample_options:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from genlab.cli.app import ModelFile, Quiet, app, clean_errors, out
-from genlab.cli.outputs import MakeDirs, MaxMemory, check_input, check_output, parse_bytes
+from genlab.cli.outputs import MakeDirs, MaxMemory, model_for_data
 
 __all__ = ["score"]
 
@@ -30,14 +30,10 @@ def score(
     import numpy as np
     import pandas as pd
 
-    from genlab.data.readers import TABLE_SUFFIXES, write_table
-    from genlab.models.registry import load
+    from genlab.data.readers import write_table
 
-    check_input(model_file, "model file", folder_ok=False)
-    check_input(data, "data")
-    check_output(output, inputs=[model_file, data], suffixes=TABLE_SUFFIXES,
-                 what="scores table", mkdir=mkdir)
-    m = load(model_file, max_memory=parse_bytes(max_memory) if max_memory else None)
+    m = model_for_data(model_file, data, output, what="scores table", mkdir=mkdir,
+                       max_memory=max_memory)
     lp = m.log_prob(data)
     if output is not None:
         write_table(pd.DataFrame({"item": np.arange(lp.size), "log_prob": lp}), output)
