@@ -148,7 +148,7 @@ TOP: dict[str, tuple[Any, str]] = {
 }
 NESTED: dict[str, dict[str, tuple[Any, str]]] = {
     "training": {"rows": _int_in(0, 2**53), "fingerprint": _text(256),
-                 "stopped_by": _text(64, null=True)},
+                 "stopped_by": _text(64, null=True), "steps": _int_in(0, 2**53, null=True)},
     "provenance": {"created_at": _text(64), "fit_seconds": _NONNEG,
                    "seed": _int_in(0, MAX_INT - 1, null=True),
                    "owner": _text(1024, null=True), "licence": _text(1024, null=True)},

@@ -132,7 +132,8 @@ def test_step_budget_is_recorded_in_the_model_file(tmp_path):
     assert model.training_summary_.startswith("trained 2 epochs (7 steps); stopped by the "
                                               "step budget (max_steps)")
     model.save(tmp_path / "m.genlab")
-    assert genlab.load(tmp_path / "m.genlab").stopped_by_ == "steps"
+    loaded = genlab.load(tmp_path / "m.genlab")
+    assert loaded.stopped_by_ == "steps" and loaded.steps_trained_ == 7  # the card shows it
 
 
 def test_sequence_schedule_follows_the_step_budget(monkeypatch):

@@ -43,6 +43,11 @@ def sample(
         help="Prefix every sample starts with (models with a prompt option: sequences).")]
     = None,
     seed: Seed = None,
+    rows_per_part: Annotated[int | None, typer.Option(
+        "--rows-per-part", help="Table models: write a partitioned Parquet dataset (a folder "
+                                "of part-00000.parquet, ...) of this many rows per part, in "
+                                "bounded memory; the default for an -o without extension.")]
+    = None,
     max_memory: MaxMemory = None,
     mkdir: MakeDirs = False,
     no_watermark: Annotated[bool, typer.Option(
@@ -55,7 +60,8 @@ def sample(
     from genlab.data.writers import write_samples
     budget = parse_bytes(max_memory) if max_memory is not None else DEFAULT_MAX_MEMORY
     check_input(model_file, "model file", folder_ok=False)
-    check_output(output, inputs=[model_file], suffixes=None, mkdir=mkdir, folder_ok=True)
+    if rows_per_part is None:  # a dataset folder may carry a suffix (out.parquet/)
+        check_output(output, inputs=[model_file], suffixes=None, mkdir=mkdir, folder_ok=True)
     m = load_model(model_file, max_memory)
     conditions, options = m.parse_where(pairs(where, "--where"))
     if prompt is not None:
@@ -64,6 +70,12 @@ def sample(
                 f"--prompt applies to models with a prompt option (sequence models); "
                 f"{type(m).__name__} ({m.modality}) has none")
         options["prompt"] = prompt
+    if m.modality == "table" and (rows_per_part is not None or not output.suffix):
+        _sample_dataset(m, n, output, conditions, seed, rows_per_part, mkdir, quiet)
+        return
+    if rows_per_part is not None:
+        raise ParameterError(f"--rows-per-part applies to table models; {type(m).__name__} "
+                             f"is a {m.modality} model")
     if m.modality in ("table", "series"):  # fail before sampling, not after
         check_output(output, suffixes=TABLE_SUFFIXES)
     check_budget(m, n, conditions, options, budget)
@@ -73,6 +85,23 @@ def sample(
     _, summary = write_samples(samples, output)
     if not quiet:
         out.print(summary, highlight=False)
+
+
+def _sample_dataset(m: Any, n: int, output: Path, conditions: dict[str, Any],
+                    seed: int | None, rows_per_part: int | None, mkdir: bool,
+                    quiet: bool) -> None:
+    """The partitioned-Parquet branch of `sample` (`genlab.stream.sample_to_parquet`): memory
+    is bounded by the block size, so no --max-memory probe is needed."""
+    from genlab.cli.outputs import _check_folder
+    from genlab.stream.sample import ROWS_PER_PART, sample_to_parquet
+
+    _check_folder(output, "output", mkdir)
+    target = sample_to_parquet(m, n, output, seed=seed, conditions=conditions or None,
+                               rows_per_part=rows_per_part or ROWS_PER_PART)
+    if not quiet:
+        parts = len(list(target.glob("part-*.parquet")))
+        out.print(f"wrote {n} rows in {parts} Parquet part{'s' if parts != 1 else ''} -> "
+                  f"{target}/ (provenance: {target.name}.provenance.json)", highlight=False)
 
 
 def _nbytes(samples: Any) -> int:

@@ -300,7 +300,8 @@ class Model(Estimator):
             "fitted": meta,
             "history": list(self.history_),
             "training": {"rows": self.n_rows_, "fingerprint": self.fingerprint_,
-                         "stopped_by": getattr(self, "stopped_by_", None)},
+                         "stopped_by": getattr(self, "stopped_by_", None),
+                         "steps": getattr(self, "steps_trained_", None)},
             "provenance": {"created_at": self.created_at_,
                            "fit_seconds": round(self.fit_seconds_, 3), "seed": self.seed_,
                            "owner": owner, "licence": licence},
@@ -339,12 +340,11 @@ class Model(Estimator):
         model.history_ = list(config.get("history") or [])
         model.n_rows_ = int(training.get("rows", 0))
         model.fingerprint_ = str(training.get("fingerprint", ""))
-        model.stopped_by_ = training.get("stopped_by")
+        model.stopped_by_, model.steps_trained_ = training.get("stopped_by"), training.get("steps")
         model.created_at_ = str(provenance.get("created_at", ""))
         model.fit_seconds_ = float(provenance.get("fit_seconds") or 0.0)
         model.seed_ = provenance.get("seed")
-        model.owner_ = provenance.get("owner")
-        model.licence_ = provenance.get("licence")
+        model.owner_, model.licence_ = provenance.get("owner"), provenance.get("licence")
         from genlab._cards import loaded_path
 
         model.file_path_ = loaded_path(where)  # shown, with its size, by the notebook card

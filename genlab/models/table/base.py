@@ -20,6 +20,7 @@ table and keeps the rules in every sample (`_constrained`); the hooks here are a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import warnings
@@ -177,15 +178,18 @@ class TableModel(Model):
         return match[0] if match else text
 
     def _sample(self, n: int, conditions: Conditions, rng: np.random.Generator,
-                **options: Any) -> pd.DataFrame:
+                row_offset: int = 0, **options: Any) -> pd.DataFrame:
+        # row_offset: where these rows start in a longer stream (genlab.stream), so fresh
+        # identifier columns stay unique across blocks
         cons = getattr(self, "constraints_", None)
         if cons is None:
-            return self._sample_rows(n, conditions, rng)
-        out, self._constraint_info = cons.sample(self._sample_rows, n, conditions, rng)
+            return self._sample_rows(n, conditions, rng, row_offset)
+        draw = functools.partial(self._sample_rows, row_offset=row_offset)
+        out, self._constraint_info = cons.sample(draw, n, conditions, rng)
         return out
 
     def _sample_rows(self, n: int, conditions: Conditions,
-                     rng: np.random.Generator) -> pd.DataFrame:
+                     rng: np.random.Generator, row_offset: int = 0) -> pd.DataFrame:
         """`n` rows of the table the family models."""
         codes = self._condition_codes(conditions)
         parts = []
@@ -198,7 +202,7 @@ class TableModel(Model):
                 enc = self._sample_arrays(m, codes, rng)
                 if not self.models_missing and enc.x.size:
                     enc.x[rng.random(enc.x.shape) < self.missing_rate_] = np.nan
-                part = self.schema_.decode(enc, rng, row_offset=start)
+                part = self.schema_.decode(enc, rng, row_offset=row_offset + start)
                 if text is not None:
                     for name, values in text.sample(enc, text_rng).items():
                         part[name] = values
