@@ -87,6 +87,17 @@ def fine_histogram(x: np.ndarray, lo: float, hi: float, integer: bool, budget: B
     return edges, p / p.sum()
 
 
+def histogram_marginal(x: np.ndarray, spec: Any, budget: Budget, rho: float
+                       ) -> tuple[np.ndarray, np.ndarray, PiecewiseMarginal]:
+    """A numeric column's private marginal: the noisy fine histogram of `fine_histogram`
+    over the column's (declared or privately estimated) range, as edges, bin probabilities
+    and the piecewise-linear marginal they make."""
+    integer = spec.kind == "integer" or spec.datetime_resolution == "D"
+    edges, p = fine_histogram(x, float(spec.min), float(spec.max), integer, budget, rho)
+    cdf = np.r_[0.0, np.cumsum(p)]
+    return edges, p, PiecewiseMarginal(edges, cdf / cdf[-1], float(edges[0]), float(edges[-1]))
+
+
 def coarse_edges(edges: np.ndarray, p: np.ndarray, n_bins: int) -> np.ndarray:
     """Interior edges of about n_bins equal-mass bins made of whole fine bins; a fine bin
     holding more than one coarse bin's mass (a spike) is a bin of its own."""
@@ -162,13 +173,8 @@ def fit_private_bayesnet(model: Any, enc: Encoded, budget: Budget, rho: float) -
     n_bins = min(model.n_bins, _MAX_COARSE, max(2, int(np.ceil(n ** (1 / 3)))))
     model.edges_, model.marginals_ = [], []
     for j, spec in enumerate(schema.numeric):
-        integer = spec.kind == "integer" or spec.datetime_resolution == "D"
-        edges, p = fine_histogram(enc.x[:, j], float(spec.min), float(spec.max), integer,
-                                  budget, rho_count)
-        cdf = np.r_[0.0, np.cumsum(p)]
-        cdf /= cdf[-1]
-        model.marginals_.append(PiecewiseMarginal(edges, cdf, float(edges[0]),
-                                                  float(edges[-1])))
+        edges, p, marginal = histogram_marginal(enc.x[:, j], spec, budget, rho_count)
+        model.marginals_.append(marginal)
         model.edges_.append(coarse_edges(edges, p, n_bins))
     model._derive()
     states, _ = model._states(enc)

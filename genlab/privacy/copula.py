@@ -20,8 +20,7 @@ from scipy.special import ndtr, ndtri
 
 from genlab.data.tabular import Encoded
 from genlab.models.table._latent import NormalScores
-from genlab.models.table._marginal import PiecewiseMarginal
-from genlab.privacy.bayesnet import fine_histogram
+from genlab.privacy.bayesnet import histogram_marginal
 from genlab.privacy.budget import Budget
 
 __all__ = ["CORRELATION_SHARE", "fit_private_copula"]
@@ -54,14 +53,10 @@ def fit_private_copula(model: Any, enc: Encoded, budget: Budget, rho: float) -> 
     rho_each = (rho - rho_corr) / max(dims, 1)
     marginals, families, cols = [], {}, []
     for j, spec in enumerate(schema.numeric):
-        integer = spec.kind == "integer" or spec.datetime_resolution == "D"
-        edges, p = fine_histogram(enc.x[:, j], float(spec.min), float(spec.max), integer,
-                                  budget, rho_each)
-        cdf = np.r_[0.0, np.cumsum(p)]
-        cdf /= cdf[-1]
-        marginals.append(PiecewiseMarginal(edges, cdf, float(edges[0]), float(edges[-1])))
+        edges, _, marginal = histogram_marginal(enc.x[:, j], spec, budget, rho_each)
+        marginals.append(marginal)
         families[spec.name] = "dp-histogram"
-        cols.append(_scores(enc.x[:, j], edges, cdf, rng))
+        cols.append(_scores(enc.x[:, j], edges, marginal.cdf_knots, rng))
     model.scores_ = NormalScores(marginals, families)
     model.cat_probs_, model.cat_orders_ = [], []
     for j, m in enumerate(schema.n_codes()):
