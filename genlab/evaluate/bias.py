@@ -269,9 +269,10 @@ def rebalanced_sample(
     if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
         raise ParameterError(f"n must be a positive integer, got {n!r}")
     known = []
+    schema = getattr(model, "table_schema_", model.schema_)  # the user's columns
     for c in cols:
-        j = model.schema_.categorical_index(c)  # raises a clear error for a wrong column
-        known.append({str(v): v for v in (model.schema_.categorical[j].categories or [])})
+        j = schema.categorical_index(c)  # raises a clear error for a wrong column
+        known.append({str(v): v for v in (schema.categorical[j].categories or [])})
     if shares is None and reference is not None:
         shares = _reference_shares(reference, cols)
     elif shares is None:
