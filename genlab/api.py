@@ -28,6 +28,8 @@ def fit(
     delta: float | None = None,
     bounds: dict[str, Any] | None = None,
     categories: dict[str, list[Any]] | None = None,
+    streaming: bool = False,
+    batch_rows: int | None = None,
     **params: Any,
 ) -> Any:
     """Fit the family named `model` to `data` of any kind: a table (CSV/Parquet path or
@@ -38,7 +40,12 @@ def fit(
     `kinds` overrides table column kinds; `time` / `value` name a series' columns;
     `constraints` are a table's rules (`genlab.constraints`); the other keyword arguments
     are the family's hyperparameters. `epsilon` (with `delta`, `bounds`, `categories`)
-    fits with differential privacy (`genlab.privacy`)."""
+    fits with differential privacy (`genlab.privacy`). `streaming=True` fits a Parquet file,
+    folder or glob holding at most `batch_rows` rows at once (`genlab.stream.fit`)."""
+    if streaming:
+        return _fit_streaming(data, model, batch_rows, conditions=conditions, kinds=kinds,
+                              constraints=constraints, epsilon=epsilon, data_kind=data_kind,
+                              **params)
     modality, implied = detect_kind(data, data_kind)
     cls = family_class(modality, model) if model else None
     accepted = set(cls._param_names()) if cls is not None else set()
@@ -49,6 +56,23 @@ def fit(
                                  ("delta", delta), ("bounds", bounds),
                                  ("categories", categories)) if v is not None}
     return m.fit(data, conditions, **options)
+
+
+def _fit_streaming(data: Any, model: str | None, batch_rows: int | None, **params: Any) -> Any:
+    from genlab.errors import ParameterError
+    from genlab.stream.fit import fit_streaming
+    from genlab.stream.source import BATCH_ROWS
+
+    if not isinstance(data, str | os.PathLike):
+        raise ParameterError(f"streaming=True reads Parquet from a path, folder or glob, not a "
+                             f"{type(data).__name__}; write the table to Parquet first")
+    unsupported = [k for k in ("conditions", "kinds", "constraints", "epsilon", "data_kind")
+                   if params.pop(k) is not None]
+    if unsupported:
+        raise ParameterError(f"a streamed fit takes none of {unsupported} yet; fit in memory "
+                             "(streaming=False) to use them")
+    return fit_streaming(data, model or "gaussian",
+                         batch_rows=BATCH_ROWS if batch_rows is None else batch_rows, **params)
 
 
 def report(

@@ -69,6 +69,11 @@ def fit(
     categories: Annotated[list[str], typer.Option(
         "--categories", help="Declared category set of a column for a private fit: "
                              "col=a|b|c (else estimated privately).")] = [],  # noqa: B006
+    stream: Annotated[bool, typer.Option(
+        "--stream", help="Tables: fit from Parquet (a file, a folder or a glob) in batches, "
+                         "never holding the table (gaussian).")] = False,
+    batch_rows: Annotated[int | None, typer.Option(
+        "--batch-rows", help="Rows held at once by --stream (default 100000).")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Fit a model to data and save it as one .genlab file."""
@@ -77,29 +82,36 @@ def fit(
 
     if data_kind is not None:
         detect_kind(data, data_kind)  # an unknown --data-kind is the first thing to say
-    check_input(data, "training data")
+    if not stream:  # a streamed source may be a glob, checked by its reader
+        check_input(data, "training data")
     check_output(output, inputs=[data], suffixes=MODEL_SUFFIXES, what="model file", mkdir=mkdir)
     params = parameter_values(param)
     if seed is not None:
         params["seed"] = seed
     kinds = pairs(kind, "--kind") or None
-    source, read_seconds = _read_with_progress(
+    source, read_seconds = (data, None) if stream else _read_with_progress(
         data, data_kind, {**read_limits(max_bytes, max_columns), "inf": inf})
+    extra = {"streaming": True, "batch_rows": batch_rows} if stream else {}
     m = fit_model(source, model, conditions=condition or None, data_kind=data_kind,
-                  kinds=kinds, time=time, value=value, constraints=constraint or None,
+                  kinds=kinds, time=time, value=value, constraints=constraint or None, **extra,
                   **_privacy_options(epsilon, delta, bound, categories), **params)
     path = m.save(output, owner=owner, licence=licence)
     if not quiet:
-        what = "rows" if m.modality == "table" else "items"
-        reading = f" (reading took {read_seconds:.1f}s)" if read_seconds is not None else ""
-        out.print(f"fitted {type(m).__name__} on {m.n_rows_} {what} in {m.fit_seconds_:.1f}s"
-                  f"{reading} -> {path}", highlight=False)
-        private = getattr(m, "privacy_summary_", None)
-        if private:
-            out.print(private, highlight=False)
-        summary = getattr(m, "training_summary_", None)
-        if summary:  # neural families: how long they trained and what stopped them
-            out.print(f"training: {summary}", highlight=False)
+        _say(m, path, read_seconds)
+
+
+def _say(m: Any, path: Path, read_seconds: float | None) -> None:
+    """The summary lines of `fit`: what was fitted, how long it took, privacy, training."""
+    what = "rows" if m.modality == "table" else "items"
+    reading = f" (reading took {read_seconds:.1f}s)" if read_seconds is not None else ""
+    out.print(f"fitted {type(m).__name__} on {m.n_rows_} {what} in {m.fit_seconds_:.1f}s"
+              f"{reading} -> {path}", highlight=False)
+    private = getattr(m, "privacy_summary_", None)
+    if private:
+        out.print(private, highlight=False)
+    summary = getattr(m, "training_summary_", None)
+    if summary:  # neural families: how long they trained and what stopped them
+        out.print(f"training: {summary}", highlight=False)
 
 
 def _privacy_options(epsilon: float | None, delta: float | None, bound: list[str],
