@@ -154,7 +154,7 @@ def test_tails_keep_the_mass_at_one_and_fall_with_distance(kind):
         strict_beyond = m.cdf(np.array([m.xs[1]]))[0], 1 - m.cdf(np.array([m.xs[-2]]))[0]
     # the tails hold exactly the mass the bounded marginal had beyond its inner knots
     assert m.cdf(np.array([m.xs[1]]))[0] == pytest.approx(strict_beyond[0], rel=1e-7)
-    assert 1 - m.cdf(np.array([m.xs[-2]]))[0] == pytest.approx(strict_beyond[1], rel=1e-9)
+    assert 1 - m.cdf(np.array([m.xs[-2]]))[0] == pytest.approx(strict_beyond[1], rel=1e-7)
     span = m.xs[-1] - m.xs[0]
     below = m.xs[0] - span * np.array([0.0, 1.0, 10.0, 100.0])
     above = m.xs[-1] + span * np.array([0.0, 1.0, 10.0, 100.0])
@@ -185,8 +185,8 @@ def test_log_interval_is_accurate_far_in_both_tails():
     a = np.array([30.0, -31.0, -0.5, 50.0, 2.0])
     b = np.array([31.0, -30.0, 0.5, np.inf, 2.0])
     got = log_interval(a, b)[0]
-    assert got[0] == pytest.approx(stats.norm.logsf(30.0), rel=1e-9)
-    assert got[1] == pytest.approx(stats.norm.logcdf(-30.0), rel=1e-9)
+    assert got[0] == pytest.approx(stats.norm.logsf(30.0), rel=1e-7)
+    assert got[1] == pytest.approx(stats.norm.logcdf(-30.0), rel=1e-7)
     assert got[2] == pytest.approx(np.log(stats.norm.cdf(0.5) - stats.norm.cdf(-0.5)), rel=1e-7)
     assert got[3] == pytest.approx(stats.norm.logsf(50.0), rel=1e-9)
     assert got[4] == -np.inf  # an empty interval is a true zero
