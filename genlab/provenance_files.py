@@ -1,6 +1,7 @@
 """Provenance inside the output file, where the format has room for it: Parquet schema
 metadata (pyarrow), PNG iTXt chunks (Pillow), a MIDI text meta event in the conductor
-track (music21). CSV, plain text and MusicXML keep only the JSON sidecar
+track (music21), the comment of a WAV file's LIST/INFO chunk (soundfile). CSV, plain text
+and MusicXML keep only the JSON sidecar
 (`genlab.provenance.sidecar_path`), which is written for every format, so older readers
 still find it. `read_provenance` finds either; `model_id` names the model an output came
 from without needing the model file.
@@ -21,11 +22,13 @@ from genlab._atomic import atomic_path
 from genlab.errors import DataError
 
 __all__ = ["EMBEDDING_SUFFIXES", "KEY", "embeds", "model_id", "png_info", "privacy_of",
-           "read_embedded", "read_provenance", "write_midi", "write_parquet"]
+           "read_embedded", "read_provenance", "wav_info", "write_midi", "write_parquet"]
 
 KEY = "genlab.provenance"
 _MIDI_PREFIX = KEY.encode() + b":"
-EMBEDDING_SUFFIXES = (".parquet", ".pq", ".png", ".mid", ".midi")
+EMBEDDING_SUFFIXES = (".parquet", ".pq", ".png", ".mid", ".midi", ".wav")
+_WAV_PREFIX, _WAV_ZIP = KEY + ":", KEY + ":zlib:"
+_WAV_MAX = 2045  # characters libsndfile keeps of one INFO string
 
 
 def _dump(provenance: dict[str, Any]) -> str:
@@ -97,6 +100,25 @@ def png_info(provenance: dict[str, Any] | None) -> Any:
     return info
 
 
+def wav_info(provenance: dict[str, Any] | None) -> dict[str, str] | None:
+    """The LIST/INFO fields of a WAV holding the provenance (`genlab.data.audio.write_wav`):
+    `comment` is the prefixed JSON, or zlib + base64 of it when the JSON is longer than
+    libsndfile keeps (2,045 characters); None when there is no provenance or even that is
+    too long (the sidecar alone then holds it)."""
+    if not provenance:
+        return None
+    import base64
+    import zlib
+
+    text = _WAV_PREFIX + _dump(provenance)
+    if len(text) > _WAV_MAX:
+        packed = base64.b64encode(zlib.compress(text[len(_WAV_PREFIX):].encode(), 9))
+        text = _WAV_ZIP + packed.decode("ascii")
+    if len(text) > _WAV_MAX:
+        return None
+    return {"comment": text, "software": provenance.get("generator", "genlab")}
+
+
 def write_midi(score: Any, path: str | os.PathLike[str],
                provenance: dict[str, Any] | None) -> Path:
     """Write a music21 score as MIDI with the provenance as a text meta event at time 0 of
@@ -165,14 +187,37 @@ def _from_midi(path: Path) -> bytes | None:
     return None
 
 
+def _from_wav(path: Path) -> str | bytes | None:
+    import base64
+    import binascii
+    import zlib
+
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            text = f.comment or ""
+    except (sf.LibsndfileError, RuntimeError, ValueError) as err:
+        raise DataError(f"cannot read {str(path)!r} as a WAV ({' '.join(str(err).split())}); "
+                        "is it a genlab output?") from None
+    if text.startswith(_WAV_ZIP):
+        try:
+            return zlib.decompress(base64.b64decode(text[len(_WAV_ZIP):], validate=True))
+        except (binascii.Error, zlib.error, ValueError):
+            raise DataError(f"{str(path)!r}: its genlab provenance is not valid compressed "
+                            "JSON; the file was damaged or edited") from None
+    return text[len(_WAV_PREFIX):] if text.startswith(_WAV_PREFIX) else None
+
+
 _READERS = {".parquet": _from_parquet, ".pq": _from_parquet, ".png": _from_png,
-            ".mid": _from_midi, ".midi": _from_midi}
+            ".mid": _from_midi, ".midi": _from_midi, ".wav": _from_wav}
 _WHERE = {".parquet": "Parquet schema metadata", ".pq": "Parquet schema metadata",
-          ".png": "PNG text chunk", ".mid": "MIDI text event", ".midi": "MIDI text event"}
+          ".png": "PNG text chunk", ".mid": "MIDI text event", ".midi": "MIDI text event",
+          ".wav": "WAV LIST/INFO comment"}
 
 
 def read_embedded(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The provenance written inside `path` (Parquet, PNG, MIDI), or None when it has none
+    """The provenance written inside `path` (Parquet, PNG, MIDI, WAV), or None when it has none
     or its format holds none."""
     p = Path(path)
     reader = _READERS.get(p.suffix.lower())

@@ -31,8 +31,12 @@ def _model_report(m: Any, output: Path, real: Path | None) -> Path:
         from genlab.report.sequences import sequence_report
 
         return Path(sequence_report(m, output, data=real))
+    if m.modality == "audio":
+        from genlab.report.audio import audio_report
+
+        return Path(audio_report(m, output, data=real))
     raise ParameterError(
-        f"genlab report covers table, image and sequence models, not {m.modality} models; "
+        f"genlab report covers table, image, sequence and audio models, not {m.modality} models; "
         "for a series, `genlab detect --time ... --report page.html` writes one")
 
 

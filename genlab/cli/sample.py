@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from genlab.cli.app import ModelFile, Quiet, Seed, app, clean_errors, out, pairs
+from genlab.cli.app import Cluster, ModelFile, Quiet, Seed, app, clean_errors, out, pairs
 from genlab.cli.outputs import (
     MakeDirs,
     MaxMemory,
@@ -35,7 +35,9 @@ def sample(
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Where to write: a table for table models; for others e.g. a "
                                "grid .png, a folder, a .txt or .mid file.")],
-    n: Annotated[int, typer.Option("-n", help="Number of rows / samples.")] = 1000,
+    n: Annotated[int | None, typer.Option(
+        "-n", help="Number of rows / samples [default: 1 into a single .wav, else 1000].")]
+    = None,
     where: Annotated[list[str], typer.Option(
         help="Condition (column=value, label=7) or sampling option (temperature=0.8); "
              "repeatable.")] = [],  # noqa: B006
@@ -51,8 +53,10 @@ def sample(
     max_memory: MaxMemory = None,
     mkdir: MakeDirs = False,
     no_watermark: Annotated[bool, typer.Option(
-        "--no-watermark", help="Images: leave out the invisible watermark of the model id.")]
+        "--no-watermark", help="Images: leave out the invisible watermark of the model id; "
+        "text: sample without the green-list watermark.")]
     = False,
+    cluster: Cluster = None,
     quiet: Quiet = False,
 ) -> None:
     """Draw synthetic samples from a model; the format follows the output's extension."""
@@ -63,21 +67,25 @@ def sample(
     if rows_per_part is None:  # a dataset folder may carry a suffix (out.parquet/)
         check_output(output, inputs=[model_file], suffixes=None, mkdir=mkdir, folder_ok=True)
     m = load_model(model_file, max_memory)
+    if n is None:  # `sample tts.genlab --prompt hi -o hi.wav` says one thing, not 1000
+        n = 1 if m.modality == "audio" and output.suffix.lower() == ".wav" else 1000
     conditions, options = m.parse_where(pairs(where, "--where"))
     if prompt is not None:
         if "prompt" not in m.sample_options:
             raise ParameterError(
-                f"--prompt applies to models with a prompt option (sequence models); "
+                f"--prompt applies to models with a prompt option (sequence and tts models); "
                 f"{type(m).__name__} ({m.modality}) has none")
         options["prompt"] = prompt
-    if m.modality == "table" and (rows_per_part is not None or not output.suffix):
-        _sample_dataset(m, n, output, conditions, seed, rows_per_part, mkdir, quiet)
+    if m.modality == "table" and (rows_per_part is not None or not output.suffix or cluster):
+        _sample_dataset(m, n, output, conditions, seed, rows_per_part, mkdir, quiet, cluster)
         return
-    if rows_per_part is not None:
-        raise ParameterError(f"--rows-per-part applies to table models; {type(m).__name__} "
-                             f"is a {m.modality} model")
+    if rows_per_part is not None or cluster:
+        raise ParameterError(f"{'--cluster' if cluster else '--rows-per-part'} applies to "
+                             f"table models; {type(m).__name__} is a {m.modality} model")
     if m.modality in ("table", "series"):  # fail before sampling, not after
         check_output(output, suffixes=TABLE_SUFFIXES)
+    if no_watermark and "watermark" in m.sample_options:  # text: drawn into the sampling
+        options["watermark"] = False
     check_budget(m, n, conditions, options, budget)
     samples = m.sample(n, conditions=conditions or None, seed=seed, **options)
     if no_watermark:  # read by the image writer (genlab.watermark.watermarker)
@@ -89,15 +97,19 @@ def sample(
 
 def _sample_dataset(m: Any, n: int, output: Path, conditions: dict[str, Any],
                     seed: int | None, rows_per_part: int | None, mkdir: bool,
-                    quiet: bool) -> None:
-    """The partitioned-Parquet branch of `sample` (`genlab.stream.sample_to_parquet`): memory
-    is bounded by the block size, so no --max-memory probe is needed."""
+                    quiet: bool, cluster: str | None = None) -> None:
+    """The partitioned-Parquet branch of `sample` (`genlab.stream.sample_to_parquet`, or
+    `genlab.stream.dask.sample_dask` with --cluster): memory is bounded by the block size,
+    so no --max-memory probe is needed."""
     from genlab.cli.outputs import _check_folder
+    from genlab.stream.dask import sample_dask
     from genlab.stream.sample import ROWS_PER_PART, sample_to_parquet
 
     _check_folder(output, "output", mkdir)
-    target = sample_to_parquet(m, n, output, seed=seed, conditions=conditions or None,
-                               rows_per_part=rows_per_part or ROWS_PER_PART)
+    options = {"client": cluster} if cluster else {}
+    target = (sample_dask if cluster else sample_to_parquet)(
+        m, n, output, seed=seed, conditions=conditions or None,
+        rows_per_part=rows_per_part or ROWS_PER_PART, **options)
     if not quiet:
         parts = len(list(target.glob("part-*.parquet")))
         out.print(f"wrote {n} rows in {parts} Parquet part{'s' if parts != 1 else ''} -> "

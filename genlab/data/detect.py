@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genlab.data.audio import Clips, is_audio_input
 from genlab.data.images import is_image_input
 from genlab.data.sequences.readers import detect as is_sequence_input
 from genlab.errors import ParameterError
@@ -28,12 +29,13 @@ DATA_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     "music": ("sequence", {"codec": "music"}),
     "sequence": ("sequence", {}),
     "series": ("series", {}),
+    "audio": ("audio", {}),
 }
 
 
 def detect_kind(data: Any, kind: str | None = None) -> tuple[str, dict[str, Any]]:
-    """(modality, implied parameters) of `data`: a path, a DataFrame, a uint8 image array or
-    a list of strings. `kind` (one of `DATA_KINDS`) overrides the detection."""
+    """(modality, implied parameters) of `data`: a path, a DataFrame, a uint8 image array,
+    a list of strings or audio `Clips`. `kind` (one of `DATA_KINDS`) overrides the detection."""
     if kind is not None:
         if kind not in DATA_KINDS:
             raise ParameterError(
@@ -42,6 +44,8 @@ def detect_kind(data: Any, kind: str | None = None) -> tuple[str, dict[str, Any]
         return modality, dict(implied)
     if isinstance(data, pd.DataFrame):
         return "table", {}
+    if isinstance(data, Clips):
+        return "audio", {}
     if isinstance(data, np.ndarray):
         return ("image", {}) if data.ndim in (3, 4) else ("table", {})
     if isinstance(data, (list, tuple)) and data and all(isinstance(x, str) for x in data):
@@ -50,6 +54,8 @@ def detect_kind(data: Any, kind: str | None = None) -> tuple[str, dict[str, Any]
         path = Path(data)
         if is_image_input(path):
             return "image", {}
+        if is_audio_input(path):
+            return "audio", {}
         if is_sequence_input(path):
             return "sequence", {}
     return "table", {}

@@ -1,6 +1,6 @@
 """One writer for what `sample` returns: the output format follows the path's extension,
 the modality's codec writes the file(s) atomically, and the provenance goes beside them
-(and inside Parquet, PNG and MIDI files too: `genlab.provenance_files`).
+(and inside Parquet, PNG, MIDI and WAV files too: `genlab.provenance_files`).
 
 The samples and their provenance are one unit (`atomic_group`): if either cannot be written
 (a full disk at the sidecar), neither appears and no temporary file stays behind."""
@@ -24,6 +24,7 @@ __all__ = ["write_output", "write_samples"]
 _WRITERS = {
     "image": "genlab.data.images:write_image_samples",
     "sequence": "genlab.data.sequences.writers:write_sequence_samples",
+    "audio": "genlab.data.audio_writers:write_audio_samples",
 }
 
 

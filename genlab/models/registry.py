@@ -27,6 +27,7 @@ MODALITIES = {
     "image": "genlab.models.image",
     "sequence": "genlab.models.sequence",
     "series": "genlab.models.series",
+    "audio": "genlab.models.audio",
 }
 # modality -> family -> its module: a model file loads by importing its family's module
 # alone, so a classical table model (or a refusal) needs no torch
@@ -38,9 +39,11 @@ FAMILY_MODULES = {
     "sequence": {"autoregressive": "genlab.models.sequence.transformer",
                  "lstm": "genlab.models.sequence.lstm", "vae": "genlab.models.sequence.vae"},
     "series": {"autoregressive": "genlab.models.series.autoregressive"},
+    # audio families, one module each
+    "audio": {"wavenet": "genlab.models.audio.wavenet", "tts": "genlab.models.audio.tts"},
 }
 DEFAULT_FAMILY = {"table": "copula", "image": "vae", "sequence": "autoregressive",
-                  "series": "autoregressive"}
+                  "series": "autoregressive", "audio": "wavenet"}
 _FAMILIES: dict[str, dict[str, type[Model]]] = {}
 
 

@@ -27,13 +27,13 @@ from genlab._progress import task
 from genlab.data.images import ImageCodec, ImageSet, read_images
 from genlab.errors import DataError, ParameterError
 from genlab.models.base import Conditions, Model
+from genlab.models.labels import LABEL, ClassLabels
 from genlab.models.neural import TorchModule, torch_generator
 from genlab.params import ParamSpec
 from genlab.provenance import attach
 
 __all__ = ["LABEL", "ImageModel", "dequantize", "from_unit_float", "to_unit_float"]
 
-LABEL = "label"
 _LN2 = math.log(2.0)
 _SCORE_BATCH = 256
 
@@ -67,7 +67,7 @@ def _nchw(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
 
 
-class ImageModel(TorchModule, Model):
+class ImageModel(ClassLabels, TorchModule, Model):
     """Base of the image families (see the module docstring)."""
 
     modality: ClassVar[str] = "image"
@@ -120,16 +120,6 @@ class ImageModel(TorchModule, Model):
     def _check_shape_supported(self) -> None:
         """Families with size constraints (e.g. the flow's squeezes) refuse here."""
 
-    @property
-    def n_classes_(self) -> int:
-        """Number of classes the model conditions on (0 when unconditional)."""
-        return len(self.codec_.classes or []) if self.codec_.conditional else 0
-
-    @property
-    def class_counts_(self) -> list[int] | None:
-        """Training images per class (None without labels)."""
-        return self.meta_.get("class_counts")
-
     # -- the codec in the model file ------------------------------------------------------
     def _codec_dict(self) -> dict[str, Any]:
         return self.codec_.to_dict()
@@ -137,54 +127,12 @@ class ImageModel(TorchModule, Model):
     def _codec_from_dict(self, data: dict[str, Any]) -> None:
         self.codec_ = ImageCodec.from_dict(data)
 
-    # -- labels -----------------------------------------------------------------------------
-    def label_code(self, label: int | str) -> int:
-        """Code of a class given by name ("7") or by code (7); one-line error if unknown."""
-        classes = self.codec_.classes or []
-        if not self.codec_.conditional:
-            raise ParameterError(f"this {type(self).__name__} is not class-conditional; fit it "
-                                 "with conditions=['label'] (--condition label)")
-        if str(label) in classes:  # names first: class "3" need not have code 3
-            return classes.index(str(label))
-        if isinstance(label, (int, np.integer)) and not isinstance(label, bool) and (
-                0 <= label < len(classes)):
-            return int(label)
-        raise ParameterError(f"unknown label {label!r}; the classes are {', '.join(classes)}")
-
-    def _label_of(self, conditions: Conditions | None) -> Any:
-        """The `label` condition (None when absent); any other name is refused."""
-        extra = sorted(set(conditions or {}) - {LABEL})
-        if extra:
-            raise ParameterError(f"image models condition only on 'label', got {extra}; use "
-                                 "conditions={'label': ...} (command line: --where label=...)")
-        return (conditions or {}).get(LABEL)
-
-    def _condition_from_text(self, name: str, text: str) -> Any:
-        self._label_of({name: text})
-        return text
-
-    def _labels_for(self, n: int, label: Any, rng: np.random.Generator) -> np.ndarray | None:
-        if not self.codec_.conditional:
-            if label is not None:
-                self.label_code(label)  # raises the "not conditional" message
-            return None
-        if label is None:  # classes in their training proportions
-            counts = np.asarray(self.class_counts_ or [1] * self.n_classes_, np.float64)
-            return rng.choice(len(counts), size=n, p=counts / counts.sum()).astype(np.int64)
-        if isinstance(label, (list, tuple, np.ndarray)):
-            codes = np.asarray([self.label_code(v) for v in label], np.int64)
-            if codes.size != n:
-                raise ParameterError(f"{codes.size} labels given for {n} samples; give one "
-                                     "label, or one per sample")
-            return codes
-        return np.full(n, self.label_code(label), np.int64)
-
     # -- sampling ---------------------------------------------------------------------------
     def _sample(self, n: int, conditions: Conditions, rng: np.random.Generator,
                 batch_size: int = 256) -> np.ndarray:
         """`n` images, uint8 N x H x W x C; `conditions={"label": ...}` takes a class name
         or code for all samples or one per sample (default: the training proportions)."""
-        codes = self._labels_for(n, self._label_of(conditions), rng)
+        codes = self._label_codes(n, self._label_of(conditions), rng)
         gen = torch_generator(rng, self.device_)
         out = []
         with task(f"sampling {type(self).__name__}", n) as advance:

@@ -13,6 +13,7 @@ from genlab.errors import ParameterError
 from genlab.models.image.base import ImageModel
 from genlab.nets.logistic_mixture import logistic_mixture_logp, logistic_mixture_sample, to_unit
 from genlab.params import ParamSpec
+from genlab.privacy._sgd_image import PrivateImageSGD
 
 __all__ = ["PixelCNN"]
 
@@ -116,7 +117,7 @@ class _Net(nn.Module):
         return self.horizontal(xs, self.vertical(xs, oh), oh)
 
 
-class PixelCNN(ImageModel):
+class PixelCNN(PrivateImageSGD, ImageModel):
     """Gated PixelCNN: an autoregressive model of the pixels in raster order,
 
         log p(x) = sum_i log p(x_i | x_<i),

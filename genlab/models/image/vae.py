@@ -14,6 +14,7 @@ from genlab.errors import DataError, ParameterError
 from genlab.models.image.base import ImageModel
 from genlab.nets.logistic_mixture import logistic_mixture_logp, logistic_mixture_sample, to_unit
 from genlab.params import ParamSpec
+from genlab.privacy._sgd_image import PrivateImageSGD
 
 __all__ = ["ImageVAE"]
 
@@ -90,7 +91,7 @@ class _Net(nn.Module):
         return torch.tanh(loc), log_scale
 
 
-class ImageVAE(ImageModel):
+class ImageVAE(PrivateImageSGD, ImageModel):
     """Convolutional variational autoencoder (Kingma & Welling 2014), optionally a CVAE.
 
     The decoder gives, per pixel value, a discretised logistic over 0..255 (location and
@@ -270,7 +271,7 @@ class ImageVAE(ImageModel):
         self._check_fitted()
         zt = torch.as_tensor(np.asarray(z, np.float32).reshape(-1, self.latent_dim),
                              device=self.device_)
-        codes = self._labels_for(zt.shape[0], label, np.random.default_rng(0))
+        codes = self._label_codes(zt.shape[0], label, np.random.default_rng(0))
         oh = None if codes is None else self._onehot(torch.as_tensor(codes, device=self.device_))
         with torch.no_grad():
             loc, _ = self.net_.decode(zt, oh)
