@@ -126,9 +126,11 @@ def test_private_moments_keep_correlation(table: pd.DataFrame, family: str) -> N
 
 def test_refused_on_a_family_without_dp(table: pd.DataFrame) -> None:
     with pytest.raises(UnsupportedOperation,
-                       match="families that can: bayesnet, copula, gaussian"):
+                       match="families that can: autoregressive, bayesnet, copula, flow, "
+                             "gan, gaussian, vae"):
         genlab.fit(table, "mixture", epsilon=1.0)
-    assert dp_families() == ["bayesnet", "copula", "gaussian"]
+    assert dp_families() == ["autoregressive", "bayesnet", "copula", "flow", "gan", "gaussian",
+                             "vae"]
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -2,7 +2,8 @@
 
 A terminal wide enough for the whole table gets the table; a narrower one (80 columns, a
 pipe) gets one stacked block per family, wrapped to the width, so no cell is cut short.
-The modality's default family (what `genlab fit` uses without `--model`) is marked.
+The modality's default family (what `genlab fit` uses without `--model`) is marked, and the
+families that can fit with differential privacy (`--epsilon`) say how ("DP fit").
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ def _log_prob(cls: Any) -> str:
     return "exact" if cls.log_prob_is_exact else "bound"
 
 
+def _dp(cls: Any) -> str:
+    """How a family fits with differential privacy (`fit(..., epsilon=)`), if it can."""
+    from genlab.privacy._sgd_fit import PrivateSGD
+    from genlab.privacy._sgd_image import PrivateImageSGD
+    from genlab.privacy.fit import PrivateFit
+
+    if issubclass(cls, (PrivateSGD, PrivateImageSGD)):
+        return "yes (DP-SGD)"
+    return "yes" if issubclass(cls, PrivateFit) else "no"
+
+
 def _title(modality: str, default: str) -> str:
     plural = "tables" if modality == "table" else modality
     return f"genlab model families: {plural} (default: {default})"
@@ -33,7 +45,7 @@ def _facts(modality: str, cls: Any) -> list[tuple[str, str]]:
     if modality == "table":
         facts += [("latent", "yes" if cls.has_latent else "no"),
                   ("fit on Adult", getattr(cls, "adult_fit_time", ""))]
-    return [*facts, ("when to use", cls.when_to_use)]
+    return [*facts, ("DP fit", _dp(cls)), ("when to use", cls.when_to_use)]
 
 
 def _family_table(modality: str, found: dict[str, Any], default: str) -> Any:
@@ -59,7 +71,7 @@ def _stacked(modality: str, found: dict[str, Any], default: str, width: int) -> 
         head = f"{name}  {cls.__name__}" + (f"  {DEFAULT_MARK}" if name == default else "")
         lines += textwrap.wrap(head, width)
         short = [f"{k} {v}" for k, v in _facts(modality, cls)
-                 if k in ("log_prob", "latent", "fit on Adult") and v]
+                 if k in ("log_prob", "latent", "fit on Adult", "DP fit") and v]
         lines += textwrap.wrap(" · ".join(short), width, initial_indent="  ",
                                subsequent_indent="    ")
         for label in ("conditions", "when to use"):

@@ -2,9 +2,10 @@
 from (the provenance inside a Parquet, PNG or MIDI file, else its JSON sidecar), and, given a
 model file, whether that model made it.
 
-An image is also searched for the invisible watermark of the model id (`genlab.watermark`):
-the model named by its provenance, or by --model, which lets a JPEG or screenshot that lost
-its metadata be traced to its model.
+An image is also searched for the invisible watermark of the model id (`genlab.watermark`),
+a text (.txt) for the green-list watermark keyed on the model (`genlab.watermark_text`, z, p):
+the model named by its provenance, by --model, or the key given by --key, which lets a JPEG,
+a screenshot or a pasted text that lost its metadata be traced to its model.
 
 Exit codes: 0 the provenance was found (and, with --model, matches the model: "verified"),
 or, for an image without provenance, the model's watermark was found; 1 it names another
@@ -26,6 +27,7 @@ __all__ = ["EXIT_MISMATCH", "provenance"]
 EXIT_MISMATCH = 1
 _NOT_RECORDED = "not recorded"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+TEXT_SUFFIXES = (".txt", ".md")  # text samples: the green-list watermark (watermark_text)
 
 
 def _id_of(prov: dict[str, Any]) -> str | None:
@@ -52,6 +54,10 @@ def _privacy_text(figures: dict[str, Any]) -> str:
         parts.append(f"δ = {num(figures['delta'])}")
     if figures.get("mechanism"):
         parts.append(str(figures["mechanism"]))
+    if figures.get("noise_multiplier") is not None:  # DP-SGD (genlab.privacy.dpsgd)
+        parts.append(f"noise multiplier {num(figures['noise_multiplier'])}, clip "
+                     f"{num(figures.get('max_grad_norm'))}, {num(figures.get('steps'))} steps "
+                     f"at sample rate {num(figures.get('sample_rate'))}")
     return ", ".join(parts)
 
 
@@ -101,9 +107,27 @@ def _mismatches(prov: dict[str, Any], config: dict[str, Any]) -> list[str]:
             for what, theirs, ours in pairs if str(theirs or "") != str(ours or "")]
 
 
+def _text_watermark(file: Path, key: str | None) -> tuple[str | None, bool | None]:
+    """(a `text watermark:` line, whether it was found) for a text file: the z-test over the
+    distinct character pairs of its samples (`genlab.watermark_text`)."""
+    if key is None:
+        return "text watermark: not checked (no model id known: pass --model or --key)", None
+    from genlab.data.sequences.writers import TEXT_SEPARATOR
+    from genlab.watermark_text import detect
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return "text watermark: not checked (the file is not UTF-8 text)", None
+    found = detect(text.rstrip("\n").split(TEXT_SEPARATOR), key)
+    return found.line(), found.found if found.pairs else None
+
+
 def _watermark(file: Path, ident: str | None) -> tuple[str | None, bool | None]:
-    """(a `watermark:` line, whether the model's mark was found) for an image; (None, None)
-    for other files, and found None when it could not be checked."""
+    """(a `watermark:` line, whether the model's mark was found) for an image or a text;
+    (None, None) for other files, and found None when it could not be checked."""
+    if file.suffix.lower() in TEXT_SUFFIXES and file.is_file():
+        return _text_watermark(file, ident)
     if file.suffix.lower() not in IMAGE_SUFFIXES or not file.is_file():
         return None, None
     from genlab import watermark
@@ -124,6 +148,20 @@ def _watermark(file: Path, ident: str | None) -> tuple[str | None, bool | None]:
             f"{round(watermark.FOUND_AT * watermark.BITS)} needed)"), found
 
 
+def _mark_key(file: Path, config: dict[str, Any] | None, prov: dict[str, Any]) -> str | None:
+    """The key a watermark in `file` would carry: a text's `text_key` (from the model file,
+    else the provenance's record), an image's model id."""
+    if file.suffix.lower() not in TEXT_SUFFIXES:
+        return _config_id(config) if config else _id_of(prov)
+    if config:
+        from genlab.watermark_text import text_key
+
+        return text_key(str(config.get("family")), str((config.get("training") or {}).get(
+            "fingerprint")), (config.get("provenance") or {}).get("seed"))
+    mark = prov.get("watermark")
+    return str(mark["key_id"]) if isinstance(mark, dict) and mark.get("key_id") else None
+
+
 def _config_id(config: dict[str, Any]) -> str:
     from genlab.provenance_files import model_id
 
@@ -139,6 +177,9 @@ def provenance(
                                               ".txt, ... or a folder of samples.")],
     model: Annotated[Path | None, typer.Option(
         "--model", "-m", help="A .genlab model file to verify the output against.")] = None,
+    key: Annotated[str | None, typer.Option(
+        help="Text: the watermark key to test for without the model (its provenance's "
+        "watermark key_id).")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Show where a genlab output came from; with --model, check that model made it."""
@@ -156,14 +197,15 @@ def provenance(
     try:
         prov, where = read_provenance(file)
     except DataError as error:
-        image = file.suffix.lower() in IMAGE_SUFFIXES and file.is_file()
-        if image and config is None and "no genlab provenance" in str(error):
-            raise DataError(f"{error}; for an image, pass --model m.genlab to look for its "
-                            "watermark") from None
-        if config is None or not image:
+        suffix = file.suffix.lower()
+        image = suffix in IMAGE_SUFFIXES + TEXT_SUFFIXES and file.is_file()
+        if image and config is None and key is None and "no genlab provenance" in str(error):
+            raise DataError(f"{error}; for an image or a text, pass --model m.genlab to look "
+                            "for its watermark") from None
+        if (config is None and key is None) or not image:
             raise
-        prov, where = {}, ""  # an image that lost its metadata: its watermark may remain
-    mark, found = _watermark(file, _config_id(config) if config else _id_of(prov))
+        prov, where = {}, ""  # an output that lost its metadata: its watermark may remain
+    mark, found = _watermark(file, key or _mark_key(file, config, prov))
     if not quiet:
         if prov:
             out.print(f"{file}: genlab output (provenance in the {where})", highlight=False)
@@ -172,13 +214,15 @@ def provenance(
                 out.print(f"  {key:<{width}}  {value}", highlight=False)
         else:
             out.print(f"{file}: no provenance in or beside it; looking for the watermark of "
-                      f"{model}", highlight=False)
+                      f"{model or key}", highlight=False)
         if mark:
             out.print(f"  {mark}", highlight=False)
     if config is None:
+        if not prov and not found:  # --key alone, on a file without provenance
+            raise typer.Exit(EXIT_MISMATCH)
         return
     wrong = _mismatches(prov, config) if prov else [] if found else [
-        "the image has neither provenance nor this model's watermark"]
+        "the file has neither provenance nor this model's watermark"]
     if wrong:
         out.print(f"mismatch: {file} was not generated by {model}: {'; '.join(wrong)}",
                   highlight=False)

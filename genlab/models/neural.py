@@ -81,11 +81,25 @@ class TorchModule:
         device = resolve_device(config.device)
         self.net_.to(device)
         tensors = [t.to(device) for t in tensors]
-        with torch_seeded(rng, device):  # dropout and other draws inside modules
-            result = fit_loop(self.net_, loss_fn, tensors, config,
-                              seed=int(rng.integers(2**62)),
-                              description=f"fitting {type(self).__name__}", **kwargs)
-        self.history_ = result.history
+        dp_step = None
+        if getattr(self, "_dp_plan", None) or getattr(self, "_dp_request", None):  # DP-SGD
+            from genlab.checkpoint import refuse_private
+            from genlab.privacy.dpsgd import dp_training
+
+            refuse_private(config)
+            config, kwargs, dp_step = dp_training(self, config, loss_fn, tensors, rng, kwargs)
+        try:
+            with torch_seeded(rng, device):  # dropout and other draws inside modules
+                result = fit_loop(self.net_, loss_fn, tensors, config,
+                                  seed=int(rng.integers(2**62)),
+                                  description=f"fitting {type(self).__name__}",
+                                  tag=self._checkpoint_tag(), **kwargs)
+        finally:
+            if dp_step is not None:
+                dp_step.close()
+        # a DP fit's training losses are statistics of the real rows outside the accountant
+        self.history_ = result.history if dp_step is None else [
+            {k: v for k, v in r.items() if k != "train_loss"} for r in result.history]
         self.stopped_by_ = result.stopped_by
         self.steps_trained_ = result.steps
         # one line for the command line: how long it trained and what stopped it
@@ -94,6 +108,15 @@ class TorchModule:
 
     def _build(self, meta: dict[str, Any]) -> nn.Module:
         raise NotImplementedError
+
+    def _checkpoint_tag(self) -> str:
+        """The family and its hyperparameters, which a training checkpoint must match."""
+        from genlab.config import TrainConfig
+
+        shared = set(TrainConfig.names())
+        params = self.get_params()  # type: ignore[attr-defined]
+        return repr([type(self).__name__, sorted((k, repr(v)) for k, v in params.items()
+                                                 if k not in shared)])
 
     # -- persistence ----------------------------------------------------------------------
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

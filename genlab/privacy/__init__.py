@@ -3,6 +3,8 @@
 - `genlab.privacy.fit`: `fit(data, epsilon=..., delta=None, bounds=..., categories=...)` on
   the families that mix in `PrivateFit` (`dp_families()`: the Bayesian network, PrivBayes;
   the Gaussian copula, noisy sufficient statistics);
+- `genlab.privacy.dpsgd`: DP-SGD (Opacus) for the neural table families (autoregressive,
+  flow, vae, gan with a private critic) and the image vae and pixelcnn;
 - `genlab.privacy.codec`: the codec's ranges and category sets, declared or released privately;
 - `genlab.privacy.budget`: zCDP accounting and the Gaussian / exponential mechanisms;
 - `genlab.privacy.auditing`: `audit(model, train, test)` (also `genlab.privacy.audit`),

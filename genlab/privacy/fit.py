@@ -22,23 +22,28 @@ from genlab.privacy.budget import Budget, check_budget
 
 __all__ = ["CODEC_SHARE", "PrivateFit", "check_record", "dp_families", "refuse_dp"]
 
+_SGD_KEYS = ("max_grad_norm", "noise_multiplier", "steps", "sample_rate")
 CODEC_SHARE = 0.2  # of rho, for ranges, category sets and missing rates
 _RECORD_KEYS = {"epsilon": float, "epsilon_spent": float, "delta": float, "rho": float,
                 "accountant": str, "mechanism": str, "budget_split": dict, "declared": list,
-                "estimated": list, "bounds": dict, "categories": dict}
+                "estimated": list, "bounds": dict, "categories": dict,
+                "max_grad_norm": float, "noise_multiplier": float, "steps": int,
+                "sample_rate": float}
 
 
-def dp_families() -> list[str]:
-    """Names of the table families that can fit with differential privacy."""
-    return sorted(n for n, c in registry.families("table").items()
+def dp_families(modality: str = "table") -> list[str]:
+    """Names of the families of `modality` that can fit with differential privacy."""
+    return sorted(n for n, c in registry.families(modality).items()
                   if issubclass(c, PrivateFit))
 
 
 def refuse_dp(model: Any) -> None:
     """One-line error: this family cannot fit with differential privacy."""
+    can = dp_families(model.modality)
     raise UnsupportedOperation(
         f"{type(model).__name__} ({model.family}) cannot fit with differential privacy "
-        f"(epsilon=); families that can: {', '.join(dp_families())}")
+        f"(epsilon=); {model.modality} families that can: {', '.join(can) or 'none'}"
+        + ("" if model.modality == "table" else f"; table families: {', '.join(dp_families())}"))
 
 
 def check_record(record: Any) -> dict[str, Any]:
@@ -90,14 +95,16 @@ class PrivateFit:
         self.text_ = None
         self.missing_rate_ = np.array([s.missing_rate for s in codec.numeric])
         cond_idx = [codec.categorical_index(name) for name in conditions]
-        self._fit_private(enc, cond_idx, budget, budget.share(1 - CODEC_SHARE))
+        extra = self._fit_private(enc, cond_idx, budget, budget.share(1 - CODEC_SHARE))
         record = budget.record(self.dp_mechanism, declared, estimated)
+        record.update(extra or {})  # DP-SGD: its accountant's figures (genlab.privacy.dpsgd)
         record["bounds"] = {k: [_json_bound(b) for b in v] for k, v in (bounds or {}).items()}
         record["categories"] = {k: [str(v) for v in vs] for k, vs in (categories or {}).items()}
         self.privacy_ = record
         return len(df), _private_fingerprint(rng)
 
-    def _fit_private(self, enc: Any, conditions: list[int], budget: Budget, rho: float) -> None:
+    def _fit_private(self, enc: Any, conditions: list[int], budget: Budget, rho: float
+                     ) -> dict[str, Any] | None:
         raise NotImplementedError
 
     @property
@@ -110,14 +117,17 @@ class PrivateFit:
         est = ", ".join(r["estimated"]) or "none"
         return (f"differential privacy: epsilon {r['epsilon_spent']:g} spent of {r['epsilon']:g}, "
                 f"delta {r['delta']:.3g} ({r['mechanism']}); metadata declared: {dec}; "
-                f"estimated privately: {est}")
+                f"estimated privately: {est}" + (
+                    f"; DP-SGD: clip {r['max_grad_norm']:g}, noise multiplier "
+                    f"{r['noise_multiplier']:.3g}, {r['steps']} steps at sample rate "
+                    f"{r['sample_rate']:.3g}" if "noise_multiplier" in r else ""))
 
     # -- provenance and the model file ----------------------------------------------------
     def provenance(self, **extra: Any) -> dict[str, Any]:
         """`Model.provenance`, plus epsilon / delta of a private fit."""
         r = self.privacy_
-        dp = {"privacy": {k: r[k] for k in ("epsilon", "epsilon_spent", "delta", "mechanism")}
-              } if r else {}
+        dp = {"privacy": {k: r[k] for k in ("epsilon", "epsilon_spent", "delta", "mechanism",
+                                            *_SGD_KEYS) if k in r}} if r else {}
         return super().provenance(**extra, **dp)  # type: ignore[misc]
 
     def _file_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

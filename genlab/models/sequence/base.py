@@ -58,6 +58,7 @@ from genlab.models.sequence.sampling import (
     SAMPLE_OPTIONS,
     cond_for_sampling,
     condition_from_text,
+    text_watermark,
 )
 from genlab.models.sequence.training import fit_autoregressive
 from genlab.nets.sequence import Stepper, generate, score_tokens
@@ -242,8 +243,13 @@ class SequenceModel(TorchModule, Model):
             bars=int(opts["bars"]) if music else None, max_per_bar=MAX_TOKENS_PER_BAR,
             note_ids=(codec.index["NOTE_0"], codec.index["NOTE_127"]) if music else None,
             grammar=SmilesGrammar(codec, b, self.device_)
-            if type(codec) is SmilesCodec and opts["grammar"] else None,
+            if type(codec) is SmilesCodec and opts["grammar"] else text_watermark(self, b, opts),
             min_new=1 if isinstance(codec, SmilesCodec) and not prefix else 0)
+
+    def provenance(self, **extra: Any) -> dict[str, Any]:
+        """`Model.provenance`, with the text watermark of the samples just drawn."""
+        info = self.__dict__.pop("_watermark_info", None)
+        return super().provenance(**extra, **({"watermark": info} if info else {}))
 
     # -- scoring ----------------------------------------------------------------------------
     def _read_for_scoring(self, data: Any) -> tuple[list[Any], pd.DataFrame | None]:

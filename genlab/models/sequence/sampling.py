@@ -13,7 +13,7 @@ from genlab.errors import ParameterError
 from genlab.params import ParamSpec
 
 __all__ = ["MAX_TOKENS_PER_BAR", "SAMPLE_OPTIONS", "cond_for_sampling",
-           "condition_from_text"]
+           "condition_from_text", "text_watermark"]
 
 MAX_TOKENS_PER_BAR = 160  # a bar is closed after this many events; a chorale bar has ~60
 
@@ -28,6 +28,7 @@ SAMPLE_OPTIONS: dict[str, ParamSpec] = {
     "grammar": ("bool",),
     "use_cache": ("bool",),
     "batch_size": ("int", 1, 10**7),
+    "watermark": ("bool",),  # text: the green-list watermark (genlab.watermark_text)
 }
 # option kinds `genlab.params.check_param` does not know: `check_text_options` checks them
 
@@ -95,3 +96,19 @@ def cond_for_sampling(names: Sequence[str], bank: np.ndarray | None, n: int,
     for j, v in points.items():
         rows[:, j] = v
     return rows
+
+
+def text_watermark(model: Any, rows: int, opts: dict[str, Any]) -> Any:
+    """The green-list watermark for `rows` text samples (`genlab.watermark_text`), keyed on
+    the model (`text_key`); None for molecules and music, or with `watermark=False`. The record for
+    the samples' provenance is left in `model._watermark_info`."""
+    from genlab.data.sequences.codecs import BOS, SPECIALS, CharCodec
+
+    if not isinstance(model.codec_, CharCodec) or opts.get("watermark") is False:
+        return None
+    from genlab import watermark_text
+
+    key = watermark_text.text_key(model.family, model.fingerprint_, model.seed_)
+    model._watermark_info = watermark_text.record(key)
+    return watermark_text.GreenList(key, model.codec_.tokens, len(SPECIALS), BOS, rows,
+                                    model.device_)

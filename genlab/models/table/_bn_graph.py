@@ -57,10 +57,14 @@ class BicScorer:
         self.n = data.shape[0]
         self._cache: dict[tuple[int, tuple[int, ...]], float] = {}
 
+    def counts(self, child: int, parents: tuple[int, ...]) -> np.ndarray:
+        """N[parent states..., child state] (the streamed scorer reads them from totals)."""
+        return family_counts(self.data, self.n_states, child, parents)
+
     def __call__(self, child: int, parents: Sequence[int]) -> float:
         key = (child, tuple(sorted(parents)))
         if key not in self._cache:
-            counts = family_counts(self.data, self.n_states, child, key[1])
+            counts = self.counts(child, key[1])
             counts = counts.reshape(-1, counts.shape[-1]).astype(np.float64)
             totals = np.broadcast_to(counts.sum(axis=1, keepdims=True), counts.shape)
             seen = counts > 0

@@ -40,12 +40,15 @@ __all__ = [
     "PiecewiseMarginal",
     "column_resolution",
     "drop_flat_knots",
+    "edges_from_counts",
+    "empirical_from_counts",
     "fit_adaptive",
     "fit_empirical",
     "fit_parametric",
     "marginals_from_state",
     "marginals_shapes",
     "marginals_state",
+    "quantile_edges",
     "smooth_marginal",
     "strict_support",
 ]
@@ -175,7 +178,14 @@ def fit_empirical(
 ) -> PiecewiseMarginal:
     """Fit the smoothed, dequantised empirical marginal described in the module docstring."""
     v, counts = np.unique(values, return_counts=True)
-    n = values.size
+    return empirical_from_counts(v, counts, integer=integer, decimals=decimals)
+
+
+def empirical_from_counts(v: np.ndarray, counts: np.ndarray, *, integer: bool = False,
+                          decimals: int | None = None) -> PiecewiseMarginal:
+    """`fit_empirical` of the values with these sorted distinct values `v` and `counts`
+    (what a streamed fit adds up over batches)."""
+    n = int(counts.sum())
     p = counts / n
     r = _resolution(v, integer, decimals)
     gaps = np.diff(v)
@@ -349,3 +359,29 @@ def marginals_from_state(
             raise ValueError(f"marginal {j} knots are not increasing")
         out.append(PiecewiseMarginal(xs, cdf, float(lo), float(hi)))
     return out
+
+
+def quantile_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """Interior bin edges (strictly increasing) for equal-frequency bins of `values`.
+
+    A value holding more than one bin's worth of rows (a spike, e.g. capital-gain == 0) gets
+    a bin of its own; the other values share the remaining bins by quantiles. Edges sit
+    half-way between neighbouring distinct values, so no observed value lies on an edge.
+    """
+    v, counts = np.unique(values, return_counts=True)
+    return edges_from_counts(v, counts, n_bins)
+
+
+def edges_from_counts(v: np.ndarray, counts: np.ndarray, n_bins: int) -> np.ndarray:
+    """`quantile_edges` of the values with these sorted distinct values and counts (what a
+    streamed fit adds up over batches)."""
+    spike = counts > int(counts.sum()) / n_bins
+    cuts: set[int] = set()  # cut after distinct value i
+    if (~spike).any():
+        k_rest = max(1, n_bins - int(spike.sum()))
+        cum = np.cumsum(np.where(spike, 0, counts))
+        cuts.update(np.searchsorted(cum, cum[-1] * np.arange(1, k_rest) / k_rest).tolist())
+    for s in np.flatnonzero(spike):
+        cuts.update((int(s) - 1, int(s)))
+    idx = np.array(sorted(c for c in cuts if 0 <= c < v.size - 1), dtype=np.int64)
+    return (v[idx] + v[idx + 1]) / 2

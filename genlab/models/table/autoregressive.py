@@ -21,6 +21,7 @@ from genlab.models.table._marginal import (
 )
 from genlab.models.table.neural import NeuralModel
 from genlab.params import ParamSpec
+from genlab.privacy._sgd_fit import PrivateSGD, dp_marginal
 from genlab.seeding import torch_seeded
 
 __all__ = ["Autoregressive"]
@@ -31,7 +32,7 @@ _CHUNK = 65_536
 _REJECTION_BUDGET = 4_000_000  # proposals per sampling call before importance resampling
 
 
-class Autoregressive(NeuralModel):
+class Autoregressive(PrivateSGD, NeuralModel):
     """Autoregressive model: the joint as a product of per-column conditionals.
 
     With the columns in a fixed order v_1..v_D (declared conditions first, then the other
@@ -170,12 +171,13 @@ class Autoregressive(NeuralModel):
 
     # -- fit ------------------------------------------------------------------------------
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
-        x, n = enc.x, enc.n
+        x, n, dp = enc.x, enc.n, self._dp_plan  # dp: a DP-SGD fit, no statistic copied
         self.marginals_: list[PiecewiseMarginal] = []
         half = np.zeros(x.shape)
         for j, spec in enumerate(self.schema_.numeric):
             ok = ~np.isnan(x[:, j])
-            marginal, half[ok, j] = fit_adaptive(x[ok, j], spec)
+            marginal, half[ok, j] = fit_adaptive(x[ok, j], spec) if dp is None else (
+                dp_marginal(dp, x[ok, j], spec, x.shape[1]))
             self.marginals_.append(marginal)
         cats = [("c", j) for j in conditions]
         if self.order == "data":
@@ -191,7 +193,8 @@ class Autoregressive(NeuralModel):
         self.meta_ = {
             "columns": [[kind, int(j)] for kind, j in columns],
             "n_codes": [n_codes[j] for kind, j in columns if kind == "c"],
-            "missing": [bool(np.isnan(x[:, j]).any()) for j in num_order],
+            "missing": [bool(np.isnan(x[:, j]).any()) if dp is None else
+                        self.schema_.numeric[j].missing_rate > 0 for j in num_order],
             "knots": [int(m.xs.size) for m in self.marginals_],
         }
         with torch_seeded(rng):  # initialise from the model's seed only
@@ -201,12 +204,13 @@ class Autoregressive(NeuralModel):
         with torch.no_grad():  # start every head at its column's marginal
             for q, (kind, j) in enumerate(columns):
                 bias = output_bias(self.net_, q)
-                if kind == "c":
+                if kind == "c" and dp is None:
                     freq = np.bincount(enc.c[:, j], minlength=n_codes[j]) + 0.5
                     bias.copy_(torch.as_tensor(np.log(freq / freq.sum())))
-                else:
+                elif kind == "n":
                     k = self.components
-                    rate = (np.isnan(x[:, j]).sum() + 0.5) / (n + 1)
+                    rate = (np.isnan(x[:, j]).sum() + 0.5) / (n + 1) if dp is None else min(
+                        max(self.schema_.numeric[j].missing_rate, 0.5 / n), 0.5)
                     bias[k:2 * k] = torch.linspace(-1.5, 1.5, k)
                     bias[2 * k:3 * k] = math.log(math.expm1(0.6))
                     bias[3 * k] = math.log(rate / (1 - rate))

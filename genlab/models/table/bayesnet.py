@@ -21,7 +21,7 @@ from genlab.models.table._bn_graph import (
     sample_rows,
     topological_order,
 )
-from genlab.models.table._marginal import PiecewiseMarginal, drop_flat_knots
+from genlab.models.table._marginal import PiecewiseMarginal, drop_flat_knots, quantile_edges
 from genlab.models.table.base import TableModel
 from genlab.params import ParamSpec
 from genlab.privacy.fit import PrivateFit
@@ -29,26 +29,6 @@ from genlab.privacy.fit import PrivateFit
 __all__ = ["BayesianNetwork", "binned_marginal", "quantile_edges"]
 
 _REJECTION_ROUNDS = 200
-
-
-def quantile_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
-    """Interior bin edges (strictly increasing) for equal-frequency bins of `values`.
-
-    A value holding more than one bin's worth of rows (a spike, e.g. capital-gain == 0) gets
-    a bin of its own; the other values share the remaining bins by quantiles. Edges sit
-    half-way between neighbouring distinct values, so no observed value lies on an edge.
-    """
-    v, counts = np.unique(values, return_counts=True)
-    spike = counts > values.size / n_bins
-    cuts: set[int] = set()  # cut after distinct value i
-    if (~spike).any():
-        k_rest = max(1, n_bins - int(spike.sum()))
-        cum = np.cumsum(np.where(spike, 0, counts))
-        cuts.update(np.searchsorted(cum, cum[-1] * np.arange(1, k_rest) / k_rest).tolist())
-    for s in np.flatnonzero(spike):
-        cuts.update((int(s) - 1, int(s)))
-    idx = np.array(sorted(c for c in cuts if 0 <= c < v.size - 1), dtype=np.int64)
-    return (v[idx] + v[idx + 1]) / 2
 
 
 def binned_marginal(

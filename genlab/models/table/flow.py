@@ -21,6 +21,7 @@ from genlab.models.table._marginal import (
 from genlab.models.table.neural import NeuralModel
 from genlab.nets.spline_flow import FlowNet
 from genlab.params import ParamSpec
+from genlab.privacy._sgd_fit import PrivateSGD, dp_marginal
 from genlab.seeding import torch_generator, torch_seeded
 
 __all__ = ["Flow"]
@@ -31,7 +32,7 @@ _CHUNK = 65_536
 _REJECTION_BUDGET = 4_000_000  # proposals per sampling call before falling back to resampling
 
 
-class Flow(NeuralModel):
+class Flow(PrivateSGD, NeuralModel):
     """Normalizing flow: categorical columns autoregressively, numeric ones by a
     conditional neural spline flow over their normal scores.
 
@@ -159,12 +160,13 @@ class Flow(NeuralModel):
 
     # -- fit ------------------------------------------------------------------------------
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
-        x, n = enc.x, enc.n
+        x, n, dp = enc.x, enc.n, self._dp_plan  # dp: a DP-SGD fit, no statistic copied
         self.marginals_: list[PiecewiseMarginal] = []
         half = np.zeros(x.shape)
         for j, spec in enumerate(self.schema_.numeric):
             ok = ~np.isnan(x[:, j])
-            marginal, half[ok, j] = fit_adaptive(x[ok, j], spec)
+            marginal, half[ok, j] = fit_adaptive(x[ok, j], spec) if dp is None else (
+                dp_marginal(dp, x[ok, j], spec, x.shape[1]))
             self.marginals_.append(marginal)
         n_codes = self.schema_.n_codes()
         order = list(conditions) + [j for j in range(len(n_codes)) if j not in conditions]
@@ -172,7 +174,8 @@ class Flow(NeuralModel):
             "d": x.shape[1],
             "n_codes": [n_codes[j] for j in order],
             "order": order,
-            "n_missing": int(np.isnan(x).any(axis=0).sum()),
+            "n_missing": int(np.isnan(x).any(axis=0).sum()) if dp is None else sum(
+                s.missing_rate > 0 for s in self.schema_.numeric),
             "knots": [int(m.xs.size) for m in self.marginals_],
         }
         with torch_seeded(rng):  # initialise from the model's seed only
@@ -181,7 +184,7 @@ class Flow(NeuralModel):
         with torch.no_grad():  # start p(c) at the smoothed marginal frequencies
             freq = [np.log((np.bincount(c[:, k], minlength=m) + 0.5) / (n + 0.5 * m))
                     for k, m in enumerate(self.meta_["n_codes"])]
-            if freq:
+            if freq and dp is None:
                 self.net_.cat.out.bias.copy_(torch.as_tensor(np.concatenate(freq)))
         miss = np.isnan(x)
         xf = np.nan_to_num(x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from genlab.nets.tabular_gan import (
     warm_start,
 )
 from genlab.params import ParamSpec
+from genlab.privacy._sgd_fit import PrivateSGD
 from genlab.seeding import torch_generator, torch_seeded
 from genlab.train import TrainConfig, resolve_device
 
@@ -61,7 +63,7 @@ def _spikes(normalizer: ModeNormalizer, data: np.ndarray) -> list[list[list[floa
     return out
 
 
-class GAN(NeuralModel):
+class GAN(PrivateSGD, NeuralModel):
     """Conditional tabular GAN (CTGAN, Xu et al. 2019) trained with the WGAN-GP objective.
 
     Rows are mode-normalised (`genlab.data.modes`): a numeric value becomes the mode of a
@@ -215,23 +217,31 @@ class GAN(NeuralModel):
     # -- fit ------------------------------------------------------------------------------
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
         start = time.perf_counter()
-        n_codes = self.schema_.n_codes()
-        normalizer = ModeNormalizer.fit(enc, n_codes, rng, max_modes=self.max_modes)
+        n_codes, dp, step_cls = self.schema_.n_codes(), self._dp_plan, GANStep
+        if dp is None:
+            normalizer = ModeNormalizer.fit(enc, n_codes, rng, max_modes=self.max_modes)
+            counts = [np.bincount(enc.c[:, j], minlength=m) for j, m in enumerate(n_codes)]
+        else:  # DP-SGD: a private critic (genlab.privacy._dp_gan), nothing copied
+            from genlab.privacy._dp_gan import DPGANStep, private_gan_parts
+
+            normalizer, counts = private_gan_parts(self.schema_, enc, dp)
+            step_cls = functools.partial(DPGANStep, plan=dp, codes=enc.c)
         data_np = normalizer.transform(enc, rng)
-        counts = [np.bincount(enc.c[:, j], minlength=m) for j, m in enumerate(n_codes)]
         self.meta_ = {"normalizer": normalizer.to_dict(), "counts": [k.tolist() for k in counts],
-                      "spikes": _spikes(normalizer, data_np)}
+                      "spikes": _spikes(normalizer, data_np) if dp is None else [
+                          [] for _ in normalizer.means]}
         self._setup(self.meta_)
-        sampler = CondSampler(counts, enc.c)
+        sampler = CondSampler(counts, enc.c if dp is None else None)
         layout, config = self.layout_, self.train_config()
         device = resolve_device(config.device)
         with torch_seeded(rng):  # seeded initialisation, user state untouched
             self.net_ = self._build(self.meta_).to(device)
             critic = Discriminator(layout.width + layout.cond_width,
                                    tuple(int(h) for h in self.discriminator_dim),
-                                   self.pac).to(device)
-        warm_start(self.net_, data_np, enc.c, layout, sampler.offsets, _WARM_SCALE)
-        train_step = GANStep(self.net_, critic, torch.as_tensor(data_np, device=device), sampler,
+                                   self.pac if dp is None else 1).to(device)
+        if dp is None:
+            warm_start(self.net_, data_np, enc.c, layout, sampler.offsets, _WARM_SCALE)
+        train_step = step_cls(self.net_, critic, torch.as_tensor(data_np, device=device), sampler,
                              layout, config, rng, embedding_dim=self.embedding_dim, pac=self.pac,
                              discriminator_steps=self.discriminator_steps,
                              gp_weight=self.gp_weight)

@@ -14,13 +14,9 @@ from genlab.data.tabular import Encoded
 from genlab.errors import ParameterError
 from genlab.models.table._vae_latent import LatentRows
 from genlab.models.table.neural import NeuralModel
-from genlab.nets.tabular_vae import (
-    VAENet,
-    block_loglik,
-    data_loglik,
-    fit_aggregate_posterior,
-)
+from genlab.nets.tabular_vae import VAENet, block_loglik, data_loglik, fit_aggregate_posterior
 from genlab.params import ParamSpec
+from genlab.privacy._sgd_fit import PrivateSGD, noisy_counts, range_normalizer
 from genlab.seeding import torch_generator, torch_seeded
 from genlab.train import resolve_device
 
@@ -32,7 +28,7 @@ _PROPOSALS_PER_ROW = 20  # rejection budget per requested row (plus 200,000)
 _POOL_PER_ROW = 20  # importance-resampling pool per missing row (at least 10,000)
 
 
-class VAE(LatentRows, NeuralModel):
+class VAE(PrivateSGD, LatentRows, NeuralModel):
     """Variational autoencoder for mixed tables (TVAE, Xu et al. 2019), optionally conditional.
 
     Rows are mode-normalised (`genlab.data.modes`): numeric value -> (alpha, mode one-hot),
@@ -186,8 +182,9 @@ class VAE(LatentRows, NeuralModel):
 
     # -- fit ------------------------------------------------------------------------------
     def _fit_arrays(self, enc: Encoded, conditions: list[int], rng: np.random.Generator) -> None:
-        n_codes = self.schema_.n_codes()
-        nrm = ModeNormalizer.fit(enc, n_codes, rng, max_modes=self.max_modes)
+        n_codes, dp = self.schema_.n_codes(), self._dp_plan  # dp: DP-SGD, nothing copied
+        nrm = ModeNormalizer.fit(enc, n_codes, rng, max_modes=self.max_modes) if (
+            dp is None) else range_normalizer(self.schema_, conditions)
         data = nrm.transform(enc, rng)
         if conditions:
             combos, counts = np.unique(enc.c[:, conditions], axis=0, return_counts=True)
@@ -198,7 +195,7 @@ class VAE(LatentRows, NeuralModel):
             "cond_width": int(sum(n_codes[j] for j in conditions)),
             "combos": combos.tolist(), "combo_counts": counts.tolist(),
             "counts": [np.bincount(enc.c[:, j], minlength=m).tolist()
-                       for j, m in enumerate(n_codes)],
+                       for j, m in enumerate(n_codes)] if dp is None else noisy_counts(dp, enc),
         }
         self._setup(self.meta_)
         device = resolve_device(self.device)
@@ -206,7 +203,7 @@ class VAE(LatentRows, NeuralModel):
             net = self.net_ = self._build(self.meta_).to(device)
         with torch.no_grad():  # start every softmax at the marginal frequencies
             bias = np.zeros(nrm.width, np.float32)
-            for b in nrm.blocks:
+            for b in nrm.blocks if dp is None else []:
                 part = data[:, b.start + (b.kind == "num"):b.start + b.width]
                 bias[b.start + (b.kind == "num"):b.start + b.width] = np.log(
                     (part.sum(0) + 0.5) / (part.shape[0] + 0.5 * part.shape[1]))
@@ -217,14 +214,16 @@ class VAE(LatentRows, NeuralModel):
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             d, cv = batch
             mu, logvar = net.encode(d, cv)
-            eps = torch.randn(mu.shape, generator=noise, device=mu.device)
+            # DP-SGD's vmap draws per row from the seeded default generator instead
+            eps = torch.randn(mu.shape, generator=None if dp else noise, device=mu.device)
             raw = net.decode(mu + torch.exp(0.5 * logvar) * eps, cv)
             kl = 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(1)
             return -block_loglik(net, self.normalizer_, raw, d, skip) + self.beta * kl
 
         cond = self._cond_vec(enc.c[:, conditions]).cpu()
         self._train(loss_fn, [torch.as_tensor(data), cond], rng)
-        fit_aggregate_posterior(net, data, enc.c, cond, self.code_offsets_, self.counts_)
+        if dp is None:  # under DP the proposal stays the prior (it would read the rows)
+            fit_aggregate_posterior(net, data, enc.c, cond, self.code_offsets_, self.counts_)
 
     # -- log_prob -------------------------------------------------------------------------
     def _log_prob_arrays(self, enc: Encoded) -> np.ndarray:
@@ -257,6 +256,15 @@ class VAE(LatentRows, NeuralModel):
     def _encode(self, data: Any) -> np.ndarray:
         """Posterior means mu(x) of q(z | x) per row (missing cells do not feed in), each
         number in its most probable mode, so a row's features do not depend on its batch."""
+        d_in, combos = self.encoder_rows(data)
+        out = [self.net_.encode(self._to_tensor(d_in[s:s + _CHUNK]),
+                                self._cond_vec(combos[s:s + _CHUNK]))[0].double().cpu().numpy()
+               for s in range(0, d_in.shape[0], _CHUNK)]
+        return np.concatenate(out) if out else np.zeros((0, self.latent_dim))
+
+    def encoder_rows(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The encoder's input per row (mode-normalised, each number in its most probable
+        mode, missing cells as zero blocks) and the declared conditions' codes."""
         enc, nrm = self._encoded(data), self.normalizer_
         d_in = self._encoder_input(enc)
         for b in (b for b in nrm.blocks if b.kind == "num"):
@@ -267,11 +275,7 @@ class VAE(LatentRows, NeuralModel):
             d_in[rows, b.start + 1 + mode] = 1.0
             d_in[rows, b.start] = np.clip((col - nrm.means[b.index][mode]) / (
                 4 * nrm.stds[b.index][mode]), -0.99, 0.99)
-        combos = np.maximum(enc.c[:, self.cond_cols_], 0)  # a never-seen code: the first
-        out = [self.net_.encode(self._to_tensor(d_in[s:s + _CHUNK]),
-                                self._cond_vec(combos[s:s + _CHUNK]))[0].double().cpu().numpy()
-               for s in range(0, enc.n, _CHUNK)]
-        return np.concatenate(out) if out else np.zeros((0, self.latent_dim))
+        return d_in, np.maximum(enc.c[:, self.cond_cols_], 0)  # never-seen code: the first
 
     def _log_p_combo(self, combos: np.ndarray) -> np.ndarray:
         """log p(declared values): joint frequencies plus one pseudo-row spread evenly over
