@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from genlab._checks import check_params
+from genlab.errors import ParameterError
 
 __all__ = ["TrainConfig"]
 
@@ -41,9 +42,23 @@ class TrainConfig:
     warmup_steps: int = _setting(50, ("int", 0, 1_000_000), "linear learning-rate warm-up")
     device: str = _setting("auto", ("choice", ("auto", "cpu", "cuda")),
                            "auto: CUDA when present, else CPU")
+    checkpoint_every: int | None = _setting(None, ("int?", 1, 10**12),
+                                            "write a checkpoint every this many steps "
+                                            "(with checkpoint_path)")
+    checkpoint_path: str | None = _setting(None, ("str?",),
+                                           "training checkpoint file (None: no checkpoints)")
+    resume: bool = _setting(False, ("bool",),
+                            "continue from checkpoint_path if it exists (same data, seed "
+                            "and settings give the same model as an uninterrupted fit)")
 
     def __post_init__(self) -> None:
         check_params("training setting", self.to_dict(), self.specs())
+        if self.checkpoint_path is None and (self.checkpoint_every is not None or self.resume):
+            raise ParameterError("training setting: checkpoint_every and resume need "
+                                 "checkpoint_path (the checkpoint file); give it too")
+        if self.checkpoint_path is not None and self.checkpoint_every is None:
+            raise ParameterError("training setting: checkpoint_path needs checkpoint_every "
+                                 "(steps between checkpoints); give it too")
 
     @classmethod
     def names(cls) -> list[str]:

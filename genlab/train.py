@@ -9,19 +9,23 @@ optional time cap, progress and the history.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 
+from genlab import checkpoint, distributed
 from genlab._progress import task
 from genlab.config import TrainConfig
+from genlab.distributed import Group
 from genlab.errors import ParameterError
 
 __all__ = [
@@ -147,8 +151,9 @@ def _split(
     return perm[n_val:], perm[:n_val]
 
 
-def _mean_loss(loss_fn: Callable[[Batch], torch.Tensor], data: Batch, idx: torch.Tensor,
-               batch_size: int) -> float:
+def _loss_sums(loss_fn: Callable[[Batch], torch.Tensor], data: Batch, idx: torch.Tensor,
+               batch_size: int) -> list[float]:
+    """[sum of per-row losses, rows] over `idx` in batches, without gradients."""
     total, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, idx.numel(), batch_size):
@@ -156,49 +161,187 @@ def _mean_loss(loss_fn: Callable[[Batch], torch.Tensor], data: Batch, idx: torch
             loss = loss_fn(tuple(t[rows] for t in data))
             total += float(loss.sum())
             count += rows.numel()
-    return total / max(count, 1)
+    return [total, float(count)]
 
 
 class _Update:
-    """The default `train_step`: one loss, one AdamW/Adam optimiser, warm-up, clipping."""
+    """The default `train_step`: one loss, one AdamW/Adam optimiser, warm-up, clipping.
+    Across processes (`group` active) the loss runs through DistributedDataParallel and
+    each rank's sum is scaled so the averaged gradient is the global batch's mean."""
 
     def __init__(self, module: nn.Module, loss_fn: Callable[[Batch], torch.Tensor],
-                 config: TrainConfig) -> None:
+                 config: TrainConfig, group: Group | None = None) -> None:
         self.params = [p for p in module.parameters() if p.requires_grad]
         opt_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
         self.optimizer = opt_cls(self.params, lr=config.lr, weight_decay=config.weight_decay)
         self.loss_fn, self.config = loss_fn, config
+        self._group = group if group is not None and group.active else None
+        self._ddp = None if self._group is None else distributed.wrap(module, loss_fn,
+                                                                      self._group)
+        self.global_rows = 0  # rows of the global batch, set by the loop across processes
 
     def __call__(self, batch: Batch, step: int) -> float:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(step, self.config)
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.loss_fn(batch).mean()
-        loss.backward()
+        if self._ddp is None or self._group is None:
+            loss = self.loss_fn(batch).mean()
+            loss.backward()
+            reported = loss
+        else:
+            rows = self._ddp(*batch)
+            # DDP averages over ranks: sum * world / global rows is the global mean
+            (rows.sum() * (self._group.world / max(self.global_rows, 1))).backward()
+            reported = rows.mean()
         if self.config.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.params, self.config.grad_clip)
         self.optimizer.step()
-        return float(loss.detach())
+        return float(reported.detach())
 
 
-def _run_epoch(update: Callable[[Batch, int], float], tensors: Batch, order: torch.Tensor,
-               batch_size: int, step: int, deadline: float | None,
-               max_steps: int | None = None) -> tuple[float, int]:
-    """One pass over `order` in batches, ending early at step `max_steps` or (with a time
-    cap) past `deadline`; returns (mean train loss, steps taken so far)."""
-    total, count = 0.0, 0
-    for begin in range(0, order.numel(), batch_size):
-        if max_steps is not None and step >= max_steps:
-            break  # on large data the step budget ends training inside an epoch
-        if deadline is not None and count and time.perf_counter() > deadline:
-            break  # one epoch of a large model can outlast the whole budget
-        rows = order[begin:begin + batch_size]
-        if rows.numel() < 2 and order.numel() >= 2:
-            continue  # a one-row batch breaks batch statistics and adds only noise
-        total += update(tuple(t[rows] for t in tensors), step) * rows.numel()
-        count += rows.numel()
-        step += 1
-    return total / max(count, 1), step
+class _Run:
+    """One `fit_loop` call: the data split, the update, the processes, checkpoints."""
+
+    def __init__(self, module: nn.Module, loss_fn: Callable[[Batch], torch.Tensor],
+                 tensors: Batch, config: TrainConfig, seed: int,
+                 train_step: Callable[[Batch, int], float] | None, tag: str) -> None:
+        self.group = distributed.group()
+        if self.group.active:
+            if config.batch_size < self.group.world:
+                raise ParameterError(f"batch_size {config.batch_size} is smaller than the "
+                                     f"{self.group.world} processes; raise batch_size")
+            self.group.check_same(seed, "seeds")
+        self.module, self.loss_fn, self.tensors, self.config = module, loss_fn, tensors, config
+        self.generator = torch.Generator().manual_seed(seed)
+        self.train_idx, self.val_idx = _split(int(tensors[0].shape[0]), config.val_fraction,
+                                              self.generator)
+        self.update = train_step or _Update(module, loss_fn, config, self.group)
+        self.objects = checkpoint.training_objects(module, loss_fn, self.update)
+        self.modules = [o for o in self.objects.values() if isinstance(o, nn.Module)]
+        self.group.broadcast_modules(self.modules)
+        self.keys = ("", "")
+        if config.checkpoint_path is not None:
+            self.keys = (checkpoint.settings_key(config, seed, tag, self.objects,
+                                                 self.group.world),
+                         checkpoint.data_key(tensors, self.objects))
+        distributed.reseed_for_rank([o for o in self.objects.values()
+                                     if not isinstance(o, nn.Module | torch.optim.Optimizer)],
+                                    self.group)
+        self.stopper = EarlyStopping(config.patience)
+        self.loop = checkpoint.LoopState()
+        self.start = time.perf_counter()
+        self.deadline = None if config.max_minutes is None else (
+            self.start + 60 * config.max_minutes)
+
+    def resume(self) -> None:
+        """Continue from `checkpoint_path` if it exists (a warning says when it does not)."""
+        path = self.config.checkpoint_path
+        if path is None or not self.config.resume:
+            return
+        if not os.path.exists(path):
+            warnings.warn(f"no checkpoint at {path!r} yet; training from the start",
+                          stacklevel=4)
+            return
+        state = checkpoint.load(path, self.keys, self.objects, self.group.rank,
+                                (self.loss_fn, self.update))
+        self.loop = state.loop
+        for name, value in state.stopper.items():
+            setattr(self.stopper, name, value)
+
+    def save(self) -> None:
+        """Write a checkpoint of this moment (every rank takes part; rank 0 writes)."""
+        s = self.stopper
+        record = {"best": s.best, "best_epoch": s.best_epoch, "epoch": s.epoch,
+                  "best_state": s.best_state}
+        checkpoint.save(self.config.checkpoint_path or "", self.keys, self.objects,
+                        checkpoint.CheckpointState(self.loop, record), self.group,
+                        (self.loss_fn, self.update))
+
+    def past_deadline(self) -> bool:
+        """Past the time cap, on every rank if on one (so all stop at the same step)."""
+        return self.deadline is not None and self.group.any(time.perf_counter() > self.deadline)
+
+    def run_epoch(self, order: torch.Tensor) -> None:
+        """Steps over `order` from `loop.offset`, ending early at `max_steps` or (with a time
+        cap) past the deadline; checkpoints every `checkpoint_every` steps."""
+        loop, config = self.loop, self.config
+        every = config.checkpoint_every if config.checkpoint_path is not None else None
+        for begin in range(loop.offset, order.numel(), config.batch_size):
+            if config.max_steps is not None and loop.step >= config.max_steps:
+                break  # on large data the step budget ends training inside an epoch
+            if loop.count and self.past_deadline():
+                break  # one epoch of a large model can outlast the whole budget
+            rows = order[begin:begin + config.batch_size]
+            loop.offset = begin + rows.numel()
+            if rows.numel() < 2 and order.numel() >= 2:
+                continue  # a one-row batch breaks batch statistics and adds only noise
+            mine = self.group.share(rows)
+            if isinstance(self.update, _Update):
+                self.update.global_rows = int(rows.numel())
+            loss = self.update(tuple(t[mine] for t in self.tensors), loop.step)
+            loop.total += loss * mine.numel()
+            loop.count += mine.numel()
+            loop.step += 1
+            if every is not None and loop.step % every == 0:
+                self.save()
+
+    def end_epoch(self) -> dict[str, float]:
+        """The epoch's record (losses summed over processes); early stopping updated."""
+        loop = self.loop
+        self.group.broadcast_modules(self.modules, weights=False)  # rank 0's buffers for all
+        total, count = self.group.sum([loop.total, loop.count])
+        record = {EPOCH: float(loop.epoch + 1), TRAIN_LOSS: total / max(count, 1)}
+        if self.val_idx.numel():
+            self.module.eval()
+            val_total, val_count = self.group.sum(_loss_sums(
+                self.loss_fn, self.tensors, self.group.share(self.val_idx),
+                self.config.batch_size))
+            record[VAL_LOSS] = val_total / max(val_count, 1)
+            self.stopper.update(record[VAL_LOSS], self.module)
+        record[SECONDS] = time.perf_counter() - self.start
+        loop.history.append(record)
+        loop.epoch, loop.offset, loop.total, loop.count = loop.epoch + 1, 0, 0.0, 0.0
+        return record
+
+    def train(self, description: str) -> StopReason:
+        """Epochs until a budget or early stopping ends training; returns why it ended."""
+        config, loop = self.config, self.loop
+        show = description if self.group.rank == 0 else ""
+        with _bar(show, config.epochs) as advance:
+            if loop.epoch:
+                advance(loop.epoch)
+            while loop.epoch < config.epochs:
+                if loop.offset == 0:
+                    loop.epoch_start = self.generator.get_state()
+                elif loop.epoch_start is not None:  # resumed inside this epoch
+                    self.generator.set_state(loop.epoch_start)
+                n = self.train_idx.numel()
+                order = self.train_idx[torch.randperm(n, generator=self.generator)]
+                self.module.train()
+                self.run_epoch(order)
+                record = self.end_epoch()
+                advance(1, loss=record[TRAIN_LOSS], **({"val": record[VAL_LOSS]}
+                                                       if VAL_LOSS in record else {}))
+                if not math.isfinite(record[TRAIN_LOSS]):
+                    raise ParameterError(
+                        f"training diverged (loss {record[TRAIN_LOSS]}) at epoch {loop.epoch}; "
+                        "lower lr or raise batch_size"
+                    )
+                stop = _stop_reason(config, self.stopper, bool(self.val_idx.numel()),
+                                    loop.step, self.past_deadline())
+                if stop is not None:
+                    return stop
+        return "epochs"
+
+
+@contextlib.contextmanager
+def _bar(description: str, total: int) -> Iterator[Callable[..., None]]:
+    """The progress bar, on rank 0 only (an empty description: no bar)."""
+    if not description:
+        yield lambda step=1, **fields: None
+        return
+    with task(description, total) as advance:
+        yield advance
 
 
 def fit_loop(
@@ -210,6 +353,7 @@ def fit_loop(
     seed: int,
     description: str = "training",
     train_step: Callable[[Batch, int], float] | None = None,
+    tag: str = "",
 ) -> TrainResult:
     """Train `module` on row-aligned tensors `data`; return the per-epoch history.
 
@@ -219,59 +363,36 @@ def fit_loop(
     after `config.epochs` epochs, `config.max_steps` steps or early stopping, whichever
     comes first, so the result depends on the data and the seed alone; `max_minutes`, off
     by default, is a safety cap whose result also depends on the machine.
+
+    Under torchrun every process trains its share of each batch (`genlab.distributed`).
+    With `config.checkpoint_path` a checkpoint is written every `checkpoint_every` steps
+    and `config.resume` continues from it (`genlab.checkpoint`); `tag` (the family's
+    hyperparameters) must match for a checkpoint to be taken up.
     """
-    tensors = tuple(data)
-    generator = torch.Generator().manual_seed(seed)
-    train_idx, val_idx = _split(int(tensors[0].shape[0]), config.val_fraction, generator)
-    update = train_step or _Update(module, loss_fn, config)
-    stopper = EarlyStopping(config.patience)
-    history: list[dict[str, float]] = []
-    start_time = time.perf_counter()
-    deadline = None if config.max_minutes is None else start_time + 60 * config.max_minutes
-    step = 0
-    reason: StopReason = "epochs"
-    with task(description, config.epochs) as advance:
-        for epoch in range(1, config.epochs + 1):
-            module.train()
-            order = train_idx[torch.randperm(train_idx.numel(), generator=generator)]
-            mean, step = _run_epoch(update, tensors, order, config.batch_size, step, deadline,
-                                    config.max_steps)
-            record = {EPOCH: float(epoch), TRAIN_LOSS: mean}
-            if val_idx.numel():
-                module.eval()
-                record[VAL_LOSS] = _mean_loss(loss_fn, tensors, val_idx, config.batch_size)
-                stopper.update(record[VAL_LOSS], module)
-            record[SECONDS] = time.perf_counter() - start_time
-            history.append(record)
-            advance(1, loss=record[TRAIN_LOSS], **({"val": record[VAL_LOSS]}
-                                                   if VAL_LOSS in record else {}))
-            if not math.isfinite(record[TRAIN_LOSS]):
-                raise ParameterError(
-                    f"training diverged (loss {record[TRAIN_LOSS]}) at epoch {epoch}; "
-                    "lower lr or raise batch_size"
-                )
-            stop = _stop_reason(config, stopper, bool(val_idx.numel()), step, deadline)
-            if stop is not None:
-                reason = stop
-                break
+    run = _Run(module, loss_fn, tuple(data), config, seed, train_step, tag)
+    with distributed.averaged_gradients(run.group, on=train_step is not None):
+        run.resume()
+        reason = run.train(description)
+    stopper = run.stopper
     if stopper.best_state is not None:
         module.load_state_dict(stopper.best_state)
     module.eval()
+    history = run.loop.history
     result = TrainResult(history=history, stopped_by=reason, best_epoch=stopper.best_epoch,
-                         steps=step, still_improving=_improving_at_end(history))
+                         steps=run.loop.step, still_improving=_improving_at_end(history))
     if reason == "time budget" or (reason != "early stopping" and result.still_improving):
         warnings.warn(f"{description}: {result.summary()}", ConvergenceWarning, stacklevel=2)
     return result
 
 
 def _stop_reason(config: TrainConfig, stopper: EarlyStopping, validating: bool, step: int,
-                 deadline: float | None) -> StopReason | None:
+                 late: bool) -> StopReason | None:
     """Why training ends after this epoch, or None to go on (the epoch budget ends the
     loop itself)."""
     if validating and stopper.should_stop:
         return "early stopping"
     if config.max_steps is not None and step >= config.max_steps:
         return "steps"
-    if deadline is not None and time.perf_counter() > deadline:
+    if late:
         return "time budget"
     return None

@@ -78,15 +78,19 @@ def test_cli_stream(table, tmp_path: Path) -> None:
     mem = genlab.fit(df, "gaussian", seed=0)
     np.testing.assert_allclose(genlab.load(out).log_prob(df), mem.log_prob(df), rtol=RTOL)
     result = CliRunner().invoke(app, ["fit", str(folder), "--model", "bayesnet", "--stream",
-                                      "-o", str(tmp_path / "b.genlab")])
-    assert result.exit_code == 2 and "supports the families ['gaussian']" in result.output
-    assert len(result.output.strip().splitlines()) == 1
+                                      "--batch-rows", "50", "-o", str(tmp_path / "b.genlab"),
+                                      "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(genlab.load(tmp_path / "b.genlab").log_prob(df),
+                                  genlab.fit(df, "bayesnet", seed=0).log_prob(df))
 
 
 def test_bad_input(table, tmp_path: Path) -> None:
     df, folder = table
     with pytest.raises(ParameterError, match="supports the families"):
-        fit_streaming(folder, "bayesnet")
+        fit_streaming(folder, "nosuch")
+    with pytest.raises(ParameterError, match="max_parents up to 2"):
+        fit_streaming(folder, "bayesnet", max_parents=3)
     with pytest.raises(ParameterError, match="batch_rows must be a positive"):
         fit_streaming(folder, batch_rows=0)
     df.iloc[:3].assign(price="x").to_parquet(folder / "part-00099.parquet", index=False)
@@ -116,4 +120,14 @@ def test_codec_equals_in_memory_on_any_table(tmp_path_factory, seed: int, n: int
         return
     folder = _parts(df, tmp_path_factory.mktemp("c") / "d", part)
     assert (stream_codec(folder, batch_rows).to_dict()
-            == TabularCodec.fit(pd.read_parquet(folder)).to_dict())
+            == _unsigned(TabularCodec.fit(pd.read_parquet(folder)).to_dict()))
+
+
+def _unsigned(codec: dict) -> dict:
+    """A codec's dict with a -0.0 category as 0.0 (the streamed codec keeps +0.0: in memory
+    the first of the two in the table represents both)."""
+    for col in codec["columns"]:
+        if col.get("categories"):
+            col["categories"] = [c + 0.0 if isinstance(c, float) else c
+                                 for c in col["categories"]]
+    return codec

@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - older typer on the real click
     from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
 
 __all__ = [
+    "Cluster",
     "ModelFile",
     "Params",
     "Quiet",
@@ -122,6 +123,9 @@ Seed = Annotated[int | None, typer.Option(help="Random seed.")]
 Params = Annotated[
     list[str], typer.Option("--param", "-p", help="Model hyperparameter: name=value.")]
 ModelFile = Annotated[Path, typer.Argument(help="A .genlab model file.")]
+Cluster = Annotated[str | None, typer.Option(
+    "--cluster", help="Run on a Dask cluster: its scheduler's address, e.g. "
+                      "tcp://scheduler:8786 (tables; paths on storage every worker sees).")]
 
 
 _OS_REASONS = {

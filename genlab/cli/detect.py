@@ -67,6 +67,12 @@ def detect(
     max_bytes: MaxBytes = None,
     max_columns: MaxColumns = None,
     mkdir: MakeDirs = False,
+    stream: Annotated[bool, typer.Option(
+        "--stream", help="Tables: read DATA as Parquet (a file, a folder or a glob) in batches "
+                         "and write the rows with their flags as Parquet, never holding the "
+                         "table; the detector is fitted on --fit-on (needed).")] = False,
+    batch_rows: Annotated[int, typer.Option(
+        "--batch-rows", help="Rows held at once by --stream.")] = 100_000,
     quiet: Quiet = False,
 ) -> None:
     """Find anomalies: odd rows of a table (with the columns that make them odd), or odd
@@ -75,6 +81,8 @@ def detect(
     from genlab.data.readers import TABLE_SUFFIXES
 
     saved = Path(model) if model.endswith(".genlab") or Path(model).is_file() else None
+    if stream:
+        return _detect_streamed(dict(locals()))
     check_input(data, "data", folder_ok=False)
     check_input(fit_on, "--fit-on data", folder_ok=False)
     check_input(saved, "model file", folder_ok=False)
@@ -100,4 +108,20 @@ def detect(
             raise ParameterError("--points applies to a series (give --time / --value)")
         message = detect_table(data, output, context=context, **common)
     if not quiet:
+        out.print(message, highlight=False)
+
+
+def _detect_streamed(o: dict) -> None:
+    """`detect --stream`, given the command's options (`genlab.stream.score`)."""
+    from genlab.stream.score import detect_streamed
+
+    message = detect_streamed(
+        o["data"], o["output"], model=o["model"], saved=o["saved"], context=o["context"],
+        fit_on=o["fit_on"], contamination=o["contamination"],
+        false_alarm_rate=o["false_alarm_rate"], params=parameter_values(o["param"]),
+        seed=o["seed"], batch_rows=o["batch_rows"], mkdir=o["mkdir"],
+        max_memory=parse_bytes(o["max_memory"]) if o["max_memory"] else None,
+        refused={k: o[k.strip("-")] for k in ("--time", "--value", "--window", "--points",
+                                               "--report")})
+    if not o["quiet"]:
         out.print(message, highlight=False)

@@ -34,7 +34,7 @@ from genlab.data.kinds import _check_range, _decimals
 from genlab.data.tabular import TabularCodec
 from genlab.errors import DataError
 
-__all__ = ["StreamedColumn", "stream_codec"]
+__all__ = ["StreamedColumn", "codec_from_total", "codec_partial", "combine_codec", "stream_codec"]
 
 _DATE_LIKE = r"^\d{1,4}[-/]\d{1,2}[-/]\d{1,4}"
 
@@ -46,10 +46,11 @@ def _refuse(name: str, why: str) -> DataError:
 
 @dataclass
 class StreamedColumn:
-    """What one column's batches add up to (module docstring)."""
+    """What one column's batches add up to (module docstring); `partial` / `merge` carry it
+    between processes as a plain dict, and merging is associative and commutative."""
 
     name: str
-    dtype: str = ""
+    dtypes: set[str] = field(default_factory=set)
     number: bool = False
     rows: int = 0
     missing: int = 0
@@ -60,39 +61,67 @@ class StreamedColumn:
     high: float = -np.inf
     decimals: int | None = 0
 
+    @property
+    def dtype(self) -> str:
+        """The column's pandas dtype over the whole table: batches with and without missing
+        values read as float64 and int64 (or object and bool), the whole table as the first."""
+        if len(self.dtypes) <= 1:
+            return next(iter(self.dtypes), "object")
+        return "float64" if self.number else "object"
+
+    @classmethod
+    def of(cls, name: str, col: pd.Series) -> StreamedColumn:
+        """The statistics of one batch of the column."""
+        if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_datetime64_any_dtype(
+                col):
+            raise _refuse(name, f"has pandas dtype {col.dtype}")
+        out = cls(name, {str(col.dtype)}, pd.api.types.is_numeric_dtype(col)
+                  and not pd.api.types.is_bool_dtype(col))
+        out.rows = len(col)
+        present = col.dropna()
+        out.missing = len(col) - len(present)
+        if not present.empty:
+            if out.number:
+                out._add_numbers(present)
+            else:
+                out.counts = {v: int(c) for v, c in present.value_counts(sort=False).items()}
+        return out
+
     def add(self, col: pd.Series) -> None:
         """Add one batch of the column."""
-        if not self.dtype:
-            self.dtype = str(col.dtype)
-            if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_datetime64_any_dtype(
-                    col):
-                raise _refuse(self.name, f"has pandas dtype {col.dtype}")
-            self.number = (pd.api.types.is_numeric_dtype(col)
-                           and not pd.api.types.is_bool_dtype(col))
-        self.rows += len(col)
-        present = col.dropna()
-        self.missing += len(col) - len(present)
-        if present.empty:
+        self.merge(StreamedColumn.of(self.name, col))
+
+    def merge(self, other: StreamedColumn) -> None:
+        """Add another part of the column's rows."""
+        self.number = self.number or other.number if self.dtypes else other.number
+        self.dtypes |= other.dtypes
+        self.rows += other.rows
+        self.missing += other.missing
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+        self.whole = self.whole and other.whole
+        self.decimals = (None if self.decimals is None or other.decimals is None
+                         else max(self.decimals, other.decimals))
+        self.capped = self.capped or other.capped
+        if self.capped:
+            self.counts = {}
             return
-        if self.number:
-            self._add_numbers(present)
-            return
-        for value, count in present.value_counts(sort=False).items():
-            self.counts[value] = self.counts.get(value, 0) + int(count)
+        for value, count in other.counts.items():
+            self.counts[value] = self.counts.get(value, 0) + count
+        if self.number and len(self.counts) > MAX_CATEGORIES_FOR_NUMBERS:
+            self.capped, self.counts = True, {}
 
     def _add_numbers(self, present: pd.Series) -> None:
         values = present.to_numpy(dtype=np.float64)
-        self.low, self.high = min(self.low, values.min()), max(self.high, values.max())
-        self.whole = self.whole and bool(np.all(values == np.round(values)))
-        if self.decimals is not None:
-            d = _decimals(values)
-            self.decimals = None if d is None else max(self.decimals, d)
-        if self.capped:
-            return
-        for value, count in present.value_counts(sort=False).items():
-            self.counts[value] = self.counts.get(value, 0) + int(count)
-        if len(self.counts) > MAX_CATEGORIES_FOR_NUMBERS:
-            self.capped, self.counts = True, {}
+        self.low, self.high = float(values.min()), float(values.max())
+        self.whole = bool(np.all(values == np.round(values)))
+        self.decimals = _decimals(values)
+        counts = present.value_counts(sort=False)
+        if len(counts) > MAX_CATEGORIES_FOR_NUMBERS:
+            self.capped = True
+        else:
+            # -0.0 and 0.0 count as one value; keep +0.0 so merging in any order agrees
+            self.counts = {v + 0.0 if isinstance(v, float) else v: int(c)
+                           for v, c in counts.items()}
 
     def spec(self) -> ColumnSpec:
         """The column's spec, as `genlab.data.kinds.infer_column` would give it."""
@@ -146,21 +175,45 @@ class StreamedColumn:
         return "categorical"
 
 
+def codec_partial(batch: pd.DataFrame) -> dict[str, Any]:
+    """Stage 0 of a plan: the statistics of one batch, column by column."""
+    return {"columns": [str(c) for c in batch.columns],
+            "stats": {str(c): vars(StreamedColumn.of(str(c), batch[c])) for c in batch.columns}}
+
+
+def combine_codec(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Merge two batches' statistics (associative and commutative; exact)."""
+    stats = {}
+    for name, sa in a["stats"].items():
+        col = StreamedColumn(**{**sa, "dtypes": set(sa["dtypes"]), "counts": dict(sa["counts"])})
+        col.merge(StreamedColumn(**b["stats"][name]))
+        stats[name] = vars(col)
+    return {"columns": a["columns"], "stats": stats}
+
+
+def codec_from_total(total: dict[str, Any]) -> tuple[TabularCodec, int, list[str]]:
+    """The codec, the row count and the column names from every batch's statistics."""
+    columns = [StreamedColumn(**total["stats"][name]) for name in total["columns"]]
+    rows = columns[0].rows if columns else 0
+    if rows < 2:
+        raise DataError(f"the table has {rows} row; give at least 2 rows to fit a model")
+    for c in columns:
+        if not c.name.strip():
+            raise DataError("a column has an empty name; give every column a name")
+    return TabularCodec([c.spec() for c in columns]), rows, list(total["columns"])
+
+
 def stream_codec(source: str | os.PathLike[str], batch_rows: int) -> TabularCodec:
     """The codec of a Parquet file, folder or glob, in one pass of `batch_rows` batches."""
     from genlab._progress import task
     from genlab.stream.source import iter_batches
 
-    columns: dict[str, StreamedColumn] = {}
+    total: dict[str, Any] | None = None
     with task("streaming: column statistics", None) as advance:
         for batch in iter_batches(source, batch_rows):
-            for name in batch.columns:
-                columns.setdefault(str(name), StreamedColumn(str(name))).add(batch[name])
+            part = codec_partial(batch)
+            total = part if total is None else combine_codec(total, part)
             advance(len(batch))
-    rows = next(iter(columns.values())).rows if columns else 0
-    if rows < 2:
-        raise DataError(f"the table has {rows} row; give at least 2 rows to fit a model")
-    for name in columns:
-        if not name.strip():
-            raise DataError("a column has an empty name; give every column a name")
-    return TabularCodec([c.spec() for c in columns.values()])
+    if total is None:
+        raise DataError("the table has 0 row; give at least 2 rows to fit a model")
+    return codec_from_total(total)[0]

@@ -13,9 +13,11 @@ which `genlab provenance <folder>` reads).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +114,15 @@ def sample_to_parquet(model: Any, n: int, path: str | os.PathLike[str], *,
 
     The same `seed` and `block_rows` give the same rows whatever `rows_per_part`; the
     folder appears only once complete. Returns the folder."""
+    job = _prepare(model, n, path, seed, rows_per_part, block_rows, conditions)
+    return _write_dataset(model, *job)
+
+
+def _prepare(model: Any, n: int, path: str | os.PathLike[str], seed: int | None,
+             rows_per_part: int, block_rows: int, conditions: dict[str, Any] | None
+             ) -> tuple[int, Path, dict[str, Any], int, int, int, dict[str, Any]]:
+    """The checked arguments of `sample_to_parquet` and the dataset's provenance, as
+    `_write_dataset` takes them (shared with `genlab.stream.dask.sample_dask`)."""
     from genlab.models.base import check_count
     from genlab.seeding import check_seed, draw_seed
 
@@ -134,34 +145,31 @@ def sample_to_parquet(model: Any, n: int, path: str | os.PathLike[str], *,
                             dataset={"parts": parts, "rows_per_part": per_part,
                                      "block_rows": block, "generator": "default_rng([seed, "
                                      "block])"})
-    return _write_dataset(model, count, target, prov, used, per_part, block, conditions or {})
+    return count, target, prov, used, per_part, block, conditions or {}
 
 
 def _write_dataset(model: Any, count: int, target: Path, prov: dict[str, Any], seed: int,
-                   per_part: int, block: int, conditions: dict[str, Any]) -> Path:
+                   per_part: int, block: int, conditions: dict[str, Any],
+                   write_parts: Any = None) -> Path:
+    """Write the parts into a temporary folder, rename it onto `target`, then write the
+    provenance; `write_parts(folder, meta)` replaces the part loop (a Dask cluster)."""
     from genlab._progress import task
     from genlab.provenance import write_provenance
     from genlab.provenance_files import _dump
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     source = _BlockSource(model, count, seed, block, conditions)
     meta = _dump(prov).encode("utf-8")
-    try:
+    with folder_in_place(target) as tmp:
         schema = None
-        with task(f"sampling {type(model).__name__} to Parquet", count) as advance:
-            for p, start in enumerate(range(0, count, per_part)):
-                stop = min(count, start + per_part)
-                schema = _write_part(source, start, stop, tmp / f"part-{p:05d}.parquet",
-                                     schema, meta)
-                advance(stop - start)
-        os.chmod(tmp, 0o777 & ~_umask())
-        if target.is_dir():
-            target.rmdir()  # empty (checked): replaced by the complete folder
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if write_parts is not None:
+            write_parts(tmp, meta)
+        else:
+            with task(f"sampling {type(model).__name__} to Parquet", count) as advance:
+                for p, start in enumerate(range(0, count, per_part)):
+                    stop = min(count, start + per_part)
+                    schema = _write_part(source, start, stop, tmp / f"part-{p:05d}.parquet",
+                                         schema, meta)
+                    advance(stop - start)
     try:
         write_provenance(target, prov)
     except BaseException:
@@ -169,6 +177,24 @@ def _write_dataset(model: Any, count: int, target: Path, prov: dict[str, Any], s
         raise
     model.__dict__.pop("_constraint_info", None)
     return target
+
+
+@contextlib.contextmanager
+def folder_in_place(target: Path) -> Iterator[Path]:
+    """A temporary folder beside `target`, renamed onto it (an empty folder there is
+    replaced) when the block ends without error and removed otherwise, so a reader never
+    sees a partial dataset."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if target.is_dir():
+            target.rmdir()  # empty (checked): replaced by the complete folder
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _umask() -> int:

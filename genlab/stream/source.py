@@ -1,6 +1,6 @@
 """Reading a table larger than memory: a Parquet file, a folder of Parquet files or a glob,
-as pandas batches of at most `batch_rows` rows (`pyarrow.dataset`), every file's schema
-checked against the first one's before any row is read; and the exact per-column
+as pandas batches of at most `batch_rows` rows (`pyarrow.parquet`, file by file), every
+file's schema checked against the first one's before any row is read; and the exact per-column
 statistics a streaming fit starts from (`column_stats`: category counts, numeric
 min/max/missing counts), which add up over batches.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ import pandas as pd
 
 from genlab.errors import DataError, ParameterError
 
-__all__ = ["BATCH_ROWS", "ColumnStats", "column_stats", "iter_batches", "parquet_files"]
+__all__ = ["BATCH_ROWS", "ColumnStats", "column_stats", "dataset_schema", "iter_batches",
+           "parquet_files"]
 
 BATCH_ROWS = 100_000
 
@@ -77,20 +78,45 @@ def _check_schemas(files: list[Path]) -> Any:
     return first.remove_metadata()
 
 
+def dataset_schema(source: str | os.PathLike[str]) -> Any:
+    """The pyarrow schema every file of `source` shares (checked as `iter_batches` does)."""
+    return _check_schemas(parquet_files(source))
+
+
 def iter_batches(source: str | os.PathLike[str], batch_rows: int = BATCH_ROWS,
                  columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
     """The rows of `source` in order (files sorted, rows as stored) as DataFrames of at most
     `batch_rows` rows; the schemas are checked before the first batch."""
-    import pyarrow.dataset as ds
+    import pyarrow as pa
 
     if isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1:
         raise ParameterError(f"batch_rows must be a positive integer, got {batch_rows!r}")
     files = parquet_files(source)
     schema = _check_schemas(files)
-    dataset = ds.dataset([str(p) for p in files], schema=schema, format="parquet")
-    for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
-        if batch.num_rows:
-            yield batch.to_pandas()
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns])
+    for path in files:
+        yield from file_batches(path, schema, batch_rows)
+
+
+def file_batches(path: str | os.PathLike[str], schema: Any, batch_rows: int,
+                 groups: Iterable[int] | None = None) -> Iterator[pd.DataFrame]:
+    """The rows of one Parquet file (its row groups `groups`, default all) as DataFrames of
+    at most `batch_rows` rows in `schema`'s column order, without pandas metadata. A batch
+    never spans row groups, so any split of a source into runs of whole row groups (the
+    Dask driver's pieces) reads exactly the batches of `iter_batches`; file by file and
+    without read-ahead, because a dataset scanner decodes several files and batches ahead
+    of the consumer, which made the memory grow with the file sizes, not the batch."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as reader:
+        for group in range(reader.num_row_groups) if groups is None else groups:
+            for batch in reader.iter_batches(batch_size=batch_rows, row_groups=[group],
+                                             columns=schema.names, use_threads=False):
+                if batch.num_rows:
+                    yield pa.RecordBatch.from_arrays([batch.column(n) for n in schema.names],
+                                                     schema=schema).to_pandas()
 
 
 @dataclass
