@@ -38,9 +38,10 @@ _LAZY = {
     "AnomalyDetector": "genlab.anomaly.detector", "SeriesAnomalyDetector": "genlab.anomaly.series",
     "GenerativeClassifier": "genlab.classify.classifier",
     "GenerativeFeatures": "genlab.classify.features",
+    "FineTunedClassifier": "genlab.classify.finetuning", "finetune": "genlab.classify.finetuning",
     "GenerativeOversampler": "genlab.augment.oversampler",
 }
-_SUBMODULES = ("evaluate", "anomaly", "images", "sequences", "data", "models", "report",
+_SUBMODULES = ("evaluate", "anomaly", "images", "sequences", "audio", "data", "models", "report",
                "constraints", "augment", "privacy")
 
 __all__ = ["DataError", "GenlabError", "ModelFileError", "NotFittedError", "ParameterError",

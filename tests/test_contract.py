@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import genlab
+from genlab.data.audio import Clips
 from genlab.errors import GenlabError, NotFittedError, ParameterError, UnsupportedOperation
 from genlab.models import neural, registry
 
@@ -57,16 +58,24 @@ PARAMS: dict[tuple[str, str], dict[str, Any]] = {
                           "epoch_size": 32, "sample_length": 12},
     ("series", "autoregressive"): {**NEURAL, "lags": 4, "periods": [24], "hidden": 8,
                                    "layers": 1, "components": 2},
+    ("audio", "wavenet"): {**NEURAL, "channels": 4, "skip_channels": 4, "layers": 2,
+                           "cycle": 2, "window": 64, "epoch_size": 16},
+    ("audio", "tts"): {**NEURAL, "hidden": 8, "layers": 1, "n_mels": 16, "n_fft": 64,
+                       "hop": 16},
 }
 _LOWRES = Path(tempfile.mkdtemp(prefix="genlab-contract-")) / "low.npy"
 np.save(_LOWRES, IMAGES[:6, ::2, ::2])
 # what `sample` needs besides n: super-resolution draws from p(high | its low-res prompt)
 SAMPLE_KW: dict[tuple[str, str], dict[str, Any]] = {
     ("image", "superres"): {"prompt": str(_LOWRES), "draw": True},
+    ("audio", "tts"): {"prompt": "lo"},  # text to speech says a text
 }
 MOLECULES = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "CCCC", "c1ccncc1", "OCC(O)CO", "CC(C)O"] * 4
 DATA_OF = {("sequence", "vae"): MOLECULES}  # the sequence VAE models items, not a text stream
-DATA = {"table": TABLE, "image": IMAGES, "sequence": TEXT, "series": SERIES}
+_tone = np.arange(200) / 4000.0  # 50 ms at 4 kHz, a pitch per class
+AUDIO = Clips([(0.5 * np.sin(2 * np.pi * f * _tone + p)).astype(np.float32)
+               for f in (200.0, 500.0) for p in (0.0, 1.0)], 4000, ["lo", "lo", "hi", "hi"])
+DATA = {"table": TABLE, "image": IMAGES, "sequence": TEXT, "series": SERIES, "audio": AUDIO}
 
 
 def _all_families() -> list[tuple[str, str]]:

@@ -98,7 +98,7 @@ _TYPE_CASES = [  # (path, wrong value, phrase) for every key Model.save writes
     ("format_version", 0, "format version 0"), ("format_version", 99, "upgrade genlab"),
     ("genlab_version", 5, "genlab_version must be a string"),
     ("genlab_version", "x" * 500, "genlab_version must be a string of at most 64"),
-    ("modality", ["table"], "modality must be a string"), ("modality", "audio", "unknown kind"),
+    ("modality", ["table"], "modality must be a string"), ("modality", "video", "unknown kind"),
     ("family", ["gaussian"], "family must be a string"), ("family", {"a": 1}, "family must be"),
     ("family", "alien", "unknown family 'alien'"), ("family", "pixelcnn", "unknown family"),
     ("params", [], "params must be a JSON object"), ("params", "x", "params must be"),
