@@ -178,7 +178,9 @@ def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
         raise DataError(f"column {name!r} holds text, so it cannot be {kind}; use 'categorical'")
 
     if kind in ("categorical", "boolean", "constant"):
-        cats = sorted(uniques, key=lambda v: (-int((present == v).sum()), str(v)))
+        # ties by name, -0.0 named as 0.0: which zero comes first must not change the order
+        cats = sorted(uniques, key=lambda v: (-int((present == v).sum()),
+                                              str(v + 0.0 if isinstance(v, float) else v)))
         spec.categories = [json_value(v) for v in cats]
     elif kind in ("continuous", "integer"):
         values = to_number(col, spec)

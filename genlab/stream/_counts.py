@@ -14,7 +14,6 @@ import numpy as np
 
 from genlab.models.table._marginal import (
     PiecewiseMarginal,
-    drop_flat_knots,
     edges_from_counts,
     empirical_from_counts,
 )
@@ -43,29 +42,6 @@ def merge_distinct(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.nda
 def binned_from_counts(v: np.ndarray, counts: np.ndarray, edges: np.ndarray, *,
                        integer: bool, decimals: int | None) -> PiecewiseMarginal:
     """`bayesnet.binned_marginal` of the values with these distinct values and counts."""
-    from genlab.models.table.bayesnet import _piece_density
+    from genlab.models.table.bayesnet import binned_from_counts as fit
 
-    size = int(counts.sum())
-    gaps = np.diff(v)
-    res = 1.0 if integer else 10.0**-decimals if decimals is not None else (
-        float(np.median(gaps)) if gaps.size else 1.0)
-    h = np.minimum(res / 2, np.minimum(np.r_[np.inf, gaps], np.r_[gaps, np.inf]) / 2)
-    h = np.maximum(h, 1e-9 * max(1.0, float(np.abs(v).max())))
-    b = np.searchsorted(edges, v, side="right")
-    n_k = np.bincount(b, weights=counts, minlength=edges.size + 1)
-    singles = np.bincount(b, weights=counts == 1, minlength=edges.size + 1)
-    eps = np.clip(np.maximum(singles, 1) / n_k, 0.0, 0.5)
-    lo, hi = np.r_[v[0] - h[0], edges], np.r_[edges, v[-1] + h[-1]]
-    width = max(float(v[-1] - v[0]), res)
-    tail = n_k[[0, -1]] * eps[[0, -1]] / (n_k[[0, -1]] + 1)
-    smooth = n_k * eps
-    smooth[[0, -1]] -= tail
-    atoms = (v - h, v + h, counts * (1 - eps[b]) / size)
-    cover = (np.r_[lo[0] - width, lo, hi[-1]], np.r_[lo[0], hi, hi[-1] + width],
-             np.r_[tail[0], smooth, tail[1]] / size)
-    xs = np.unique(np.r_[atoms[0], atoms[1], cover[0], cover[1]])
-    mid = (xs[:-1] + xs[1:]) / 2
-    dens = _piece_density(mid, *atoms) + _piece_density(mid, *cover)
-    cdf = np.r_[0.0, np.cumsum(dens * np.diff(xs))]
-    xs, cdf = drop_flat_knots(xs, cdf / cdf[-1])
-    return PiecewiseMarginal(xs=xs, cdf_knots=cdf, lo=float(xs[0]), hi=float(xs[-1]))
+    return fit(v, counts, edges, integer=integer, decimals=decimals)

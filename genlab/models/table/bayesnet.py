@@ -26,7 +26,7 @@ from genlab.models.table.base import TableModel
 from genlab.params import ParamSpec
 from genlab.privacy.fit import PrivateFit
 
-__all__ = ["BayesianNetwork", "binned_marginal", "quantile_edges"]
+__all__ = ["BayesianNetwork", "binned_from_counts", "binned_marginal", "quantile_edges"]
 
 _REJECTION_ROUNDS = 200
 
@@ -46,6 +46,14 @@ def binned_marginal(
     (n_k + 1) of the bin each. Every bin's total mass is exactly n_k / n.
     """
     v, counts = np.unique(values, return_counts=True)
+    return binned_from_counts(v, counts, edges, integer=integer, decimals=decimals)
+
+
+def binned_from_counts(v: np.ndarray, counts: np.ndarray, edges: np.ndarray, *,
+                       integer: bool, decimals: int | None) -> PiecewiseMarginal:
+    """`binned_marginal` of the values with these sorted distinct values and counts (what
+    a streamed fit adds up over batches)."""
+    size = int(counts.sum())
     gaps = np.diff(v)
     res = 1.0 if integer else 10.0**-decimals if decimals is not None else (
         float(np.median(gaps)) if gaps.size else 1.0)
@@ -60,10 +68,10 @@ def binned_marginal(
     tail = n_k[[0, -1]] * eps[[0, -1]] / (n_k[[0, -1]] + 1)
     smooth = n_k * eps
     smooth[[0, -1]] -= tail  # (one bin: both tails come out of it)
-    atoms = (v - h, v + h, counts * (1 - eps[b]) / values.size)
+    atoms = (v - h, v + h, counts * (1 - eps[b]) / size)
     # the bins and the two tails tile [lo[0] - width, hi[-1] + width] without overlap
     cover = (np.r_[lo[0] - width, lo, hi[-1]], np.r_[lo[0], hi, hi[-1] + width],
-             np.r_[tail[0], smooth, tail[1]] / values.size)
+             np.r_[tail[0], smooth, tail[1]] / size)
     xs = np.unique(np.r_[atoms[0], atoms[1], cover[0], cover[1]])
     # The density of each segment, read at its midpoint from the two disjoint families of
     # uniform pieces: exact, where a running sum of slopes that start and stop at atoms
