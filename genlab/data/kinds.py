@@ -145,6 +145,12 @@ def infer_kinds(df: pd.DataFrame, kinds: dict[str, str] | None = None) -> dict[s
         return {str(c): infer_column(df[c], (kinds or {}).get(str(c))).kind for c in df.columns}
 
 
+def _tie_name(value: object) -> str:
+    """A category's name for ordering ties, -0.0 named as 0.0: which of the two zeros comes
+    first in a table (the one that stands for both) must not change the order."""
+    return str(value + 0.0 if isinstance(value, float) else value)
+
+
 def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
     """What the codec learns of one column; `kind` overrides the inferred kind."""
     name = str(col.name)
@@ -178,9 +184,7 @@ def infer_column(col: pd.Series, kind: str | None) -> ColumnSpec:
         raise DataError(f"column {name!r} holds text, so it cannot be {kind}; use 'categorical'")
 
     if kind in ("categorical", "boolean", "constant"):
-        # ties by name, -0.0 named as 0.0: which zero comes first must not change the order
-        cats = sorted(uniques, key=lambda v: (-int((present == v).sum()),
-                                              str(v + 0.0 if isinstance(v, float) else v)))
+        cats = sorted(uniques, key=lambda v: (-int((present == v).sum()), _tie_name(v)))
         spec.categories = [json_value(v) for v in cats]
     elif kind in ("continuous", "integer"):
         values = to_number(col, spec)
