@@ -267,7 +267,9 @@ def reseed_for_rank(generators: list[Any], g: Group) -> None:
             fresh = np.random.default_rng([int(gen.integers(2**62)), g.rank])
             gen.bit_generator.state = fresh.bit_generator.state
     base = int(torch.randint(0, 2**62, (1,)))
-    torch.manual_seed(base + g.rank)  # dropout and other draws from torch's default generator
+    # dropout draws from torch's default generator; `fit_loop` forks it, so the caller's
+    # global state is restored after training
+    torch.manual_seed(base + g.rank)
 
 
 @contextmanager

@@ -3,9 +3,7 @@
 `fit_loop(module, loss_fn, data, config)` trains `module` to minimise the mean of
 `loss_fn(batch)` (a per-row loss) and returns the history, one dict per epoch. A family
 whose update is not "one loss, one optimiser" (a GAN) passes its own `train_step` and
-keeps the rest: batching, validation, the epoch and step budgets, early stopping, the
-optional time cap, progress and the history.
-"""
+keeps the rest: batching, validation, budgets, early stopping, progress and the history."""
 
 from __future__ import annotations
 
@@ -369,10 +367,13 @@ def fit_loop(
     and `config.resume` continues from it (`genlab.checkpoint`); `tag` (the family's
     hyperparameters) must match for a checkpoint to be taken up.
     """
-    run = _Run(module, loss_fn, tuple(data), config, seed, train_step, tag)
-    with distributed.averaged_gradients(run.group, on=train_step is not None):
-        run.resume()
-        reason = run.train(description)
+    # resume and other ranks reset torch's default generator: forked, the caller's is kept
+    with torch.random.fork_rng(devices=sorted({p.get_device() for p in module.parameters()
+                                               if p.is_cuda})):
+        run = _Run(module, loss_fn, tuple(data), config, seed, train_step, tag)
+        with distributed.averaged_gradients(run.group, on=train_step is not None):
+            run.resume()
+            reason = run.train(description)
     stopper = run.stopper
     if stopper.best_state is not None:
         module.load_state_dict(stopper.best_state)

@@ -67,7 +67,7 @@ def test_distances_are_symmetric_and_non_negative(seed: int, scale: float) -> No
     for f in (mel_cepstral_distortion, log_spectral_distance):
         d = f(a, b, RATE)
         assert d >= 0 and np.isfinite(d)
-        assert d == pytest.approx(f(b, a, RATE), rel=1e-9, abs=1e-9)
+        assert d == pytest.approx(f(b, a, RATE), rel=1e-6, abs=1e-9)
 
 
 def test_power_spectrogram_frames_match_log_mel() -> None:

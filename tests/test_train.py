@@ -154,3 +154,12 @@ def test_bad_max_minutes_is_one_line_parameter_error(value):
 
 def test_defaults_use_no_clock():
     assert TrainConfig().max_minutes is None and TrainConfig().max_steps is None
+
+
+def test_fit_loop_leaves_the_global_torch_state_as_it_was() -> None:
+    net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Dropout(0.5), torch.nn.Linear(4, 1))
+    x = torch.arange(40, dtype=torch.float32).reshape(20, 2) / 40
+    before = torch.get_rng_state()
+    fit_loop(net, lambda b: (net(b[0]) ** 2).sum(1), [x],
+             TrainConfig(epochs=2, batch_size=8, device="cpu"), seed=0)
+    assert torch.equal(torch.get_rng_state(), before)
