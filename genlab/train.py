@@ -8,20 +8,25 @@ keeps the rest: batching, validation, budgets, early stopping, progress and the 
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
 from genlab import checkpoint, distributed
 from genlab._progress import task
+from genlab._train_stop import (
+    EarlyStopping,
+    StopReason,
+    improving_at_end,
+    stop_reason,
+    training_summary,
+)
 from genlab.config import TrainConfig
 from genlab.distributed import Group
 from genlab.errors import ParameterError
@@ -34,10 +39,12 @@ __all__ = [
     "fit_loop",
     "resolve_device",
     "training_summary",
+    "validation_rows",
 ]
 
 EPOCH, TRAIN_LOSS, VAL_LOSS, SECONDS = "epoch", "train_loss", "val_loss", "seconds"
 Batch = tuple[torch.Tensor, ...]
+Refresh = Callable[[int, torch.Tensor], Sequence[torch.Tensor]]
 
 
 class ConvergenceWarning(UserWarning):
@@ -61,10 +68,6 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     return config.lr
 
 
-StopReason = Literal["epochs", "steps", "early stopping", "time budget"]
-_BUDGET_SETTING = {"epochs": "epochs", "steps": "max_steps", "time budget": "max_minutes"}
-
-
 @dataclass
 class TrainResult:
     """What `fit_loop` returns: per-epoch records, why it stopped, the restored epoch, the
@@ -83,70 +86,17 @@ class TrainResult:
                                 still_improving=self.still_improving)
 
 
-def _improving_at_end(history: Sequence[dict[str, float]]) -> bool | None:
-    """Whether one of the last two epochs had the best validation loss (None: no validation)."""
-    losses = [r[VAL_LOSS] for r in history if VAL_LOSS in r]
-    if not losses:
-        return None
-    return min(losses) in losses[-2:]
-
-
-def training_summary(history: Sequence[dict[str, float]], stopped_by: str | None,
-                     steps: int | None = None, *, still_improving: bool | None = None) -> str:
-    """One line saying how long a network trained and what stopped it, e.g. "trained 120
-    epochs (3,840 steps); stopped by the time budget while still improving; results depend
-    on the machine: raise max_minutes or leave it unset". Works from a loaded model's
-    `history_` and `stopped_by_` too (`still_improving` is then read from the history)."""
-    if still_improving is None:
-        still_improving = _improving_at_end(history)
-    n = len(history)
-    head = f"trained {n:,} epoch{'s' * (n != 1)}"
-    if steps is not None:
-        head += f" ({steps:,} step{'s' * (steps != 1)})"
-    if stopped_by == "early stopping":
-        return f"{head}; stopped early: the validation loss had stopped improving"
-    if stopped_by not in _BUDGET_SETTING:
-        return head
-    setting = _BUDGET_SETTING[stopped_by]
-    what = {"epochs": "the epoch budget", "steps": "the step budget (max_steps)",
-            "time budget": "the time budget (max_minutes)"}[stopped_by]
-    line = f"{head}; stopped by {what}"
-    if still_improving:
-        line += " while still improving"
-    if stopped_by == "time budget":
-        return line + f"; results depend on the machine: raise {setting} or leave it unset"
-    return line + (f"; raise {setting} for a better fit" if still_improving else "")
-
-
-class EarlyStopping:
-    """Tracks the best validation loss and weights; `update` records, `should_stop` reads."""
-
-    def __init__(self, patience: int) -> None:
-        self.patience = patience
-        self.best = math.inf
-        self.best_epoch = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.epoch = 0
-
-    def update(self, loss: float, module: nn.Module) -> None:
-        """Record the loss of one more epoch; keep a copy of the weights if it is the best."""
-        self.epoch += 1
-        if loss < self.best - 1e-6 * abs(self.best if math.isfinite(self.best) else 0):
-            self.best, self.best_epoch = loss, self.epoch
-            self.best_state = copy.deepcopy(module.state_dict())
-
-    @property
-    def should_stop(self) -> bool:
-        """True once `patience` epochs passed without improvement."""
-        return self.epoch - self.best_epoch >= self.patience
-
-
 def _split(
     n: int, fraction: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     perm = torch.randperm(n, generator=generator)
-    n_val = int(round(n * fraction)) if fraction > 0 and n >= 20 else 0
+    n_val = validation_rows(n, fraction)
     return perm[n_val:], perm[:n_val]
+
+
+def validation_rows(n: int, fraction: float) -> int:
+    """How many of `n` rows `fit_loop` holds out for validation at `val_fraction`."""
+    return int(round(n * fraction)) if fraction > 0 and n >= 20 else 0
 
 
 def _loss_sums(loss_fn: Callable[[Batch], torch.Tensor], data: Batch, idx: torch.Tensor,
@@ -202,7 +152,8 @@ class _Run:
 
     def __init__(self, module: nn.Module, loss_fn: Callable[[Batch], torch.Tensor],
                  tensors: Batch, config: TrainConfig, seed: int,
-                 train_step: Callable[[Batch, int], float] | None, tag: str) -> None:
+                 train_step: Callable[[Batch, int], float] | None, tag: str,
+                 refresh: Refresh | None = None) -> None:
         self.group = distributed.group()
         if self.group.active:
             if config.batch_size < self.group.world:
@@ -210,6 +161,8 @@ class _Run:
                                      f"{self.group.world} processes; raise batch_size")
             self.group.check_same(seed, "seeds")
         self.module, self.loss_fn, self.tensors, self.config = module, loss_fn, tensors, config
+        self.val_tensors, self.refresh, self.drawn = tensors, refresh, 0
+        tag += "; refreshed each epoch" * (refresh is not None)
         self.generator = torch.Generator().manual_seed(seed)
         self.train_idx, self.val_idx = _split(int(tensors[0].shape[0]), config.val_fraction,
                                               self.generator)
@@ -292,7 +245,7 @@ class _Run:
         if self.val_idx.numel():
             self.module.eval()
             val_total, val_count = self.group.sum(_loss_sums(
-                self.loss_fn, self.tensors, self.group.share(self.val_idx),
+                self.loss_fn, self.val_tensors, self.group.share(self.val_idx),
                 self.config.batch_size))
             record[VAL_LOSS] = val_total / max(val_count, 1)
             self.stopper.update(record[VAL_LOSS], self.module)
@@ -300,6 +253,20 @@ class _Run:
         loop.history.append(record)
         loop.epoch, loop.offset, loop.total, loop.count = loop.epoch + 1, 0, 0.0, 0.0
         return record
+
+    def training_rows(self) -> torch.Tensor:
+        """This epoch's training rows of `self.tensors`: the first data's training split, or
+        with `refresh` every row of the epoch's fresh tensors (drawn again after a resume:
+        they are a function of the seed and the epoch)."""
+        epoch = self.loop.epoch
+        if self.refresh is None or epoch == 0:
+            return self.train_idx
+        if self.drawn != epoch:
+            self.tensors = self.val_tensors  # the last epoch's rows go before new ones come
+            self.tensors = tuple(self.refresh(epoch, self.val_idx))
+            self.drawn = epoch
+            self.group.check_same(int(self.tensors[0].shape[0]), "refreshed training rows")
+        return torch.arange(int(self.tensors[0].shape[0]))
 
     def train(self, description: str) -> StopReason:
         """Epochs until a budget or early stopping ends training; returns why it ended."""
@@ -313,8 +280,8 @@ class _Run:
                     loop.epoch_start = self.generator.get_state()
                 elif loop.epoch_start is not None:  # resumed inside this epoch
                     self.generator.set_state(loop.epoch_start)
-                n = self.train_idx.numel()
-                order = self.train_idx[torch.randperm(n, generator=self.generator)]
+                train_idx = self.training_rows()
+                order = train_idx[torch.randperm(train_idx.numel(), generator=self.generator)]
                 self.module.train()
                 self.run_epoch(order)
                 record = self.end_epoch()
@@ -325,7 +292,7 @@ class _Run:
                         f"training diverged (loss {record[TRAIN_LOSS]}) at epoch {loop.epoch}; "
                         "lower lr or raise batch_size"
                     )
-                stop = _stop_reason(config, self.stopper, bool(self.val_idx.numel()),
+                stop = stop_reason(config, self.stopper, bool(self.val_idx.numel()),
                                     loop.step, self.past_deadline())
                 if stop is not None:
                     return stop
@@ -352,6 +319,7 @@ def fit_loop(
     description: str = "training",
     train_step: Callable[[Batch, int], float] | None = None,
     tag: str = "",
+    refresh: Refresh | None = None,
 ) -> TrainResult:
     """Train `module` on row-aligned tensors `data`; return the per-epoch history.
 
@@ -366,11 +334,16 @@ def fit_loop(
     With `config.checkpoint_path` a checkpoint is written every `checkpoint_every` steps
     and `config.resume` continues from it (`genlab.checkpoint`); `tag` (the family's
     hyperparameters) must match for a checkpoint to be taken up.
+
+    `refresh(epoch, held_out)` gives the training tensors of each epoch after the first
+    (row-aligned like `data`; `held_out`: the indices of `data`'s validation rows, which
+    must stay out); validation keeps `data`'s rows. It must be a function of the seed and
+    the epoch alone, drawing from no generator of the fit, so a resumed fit draws the same.
     """
     # resume and other ranks reset torch's default generator: forked, the caller's is kept
     with torch.random.fork_rng(devices=sorted({p.get_device() for p in module.parameters()
                                                if p.is_cuda})):
-        run = _Run(module, loss_fn, tuple(data), config, seed, train_step, tag)
+        run = _Run(module, loss_fn, tuple(data), config, seed, train_step, tag, refresh)
         with distributed.averaged_gradients(run.group, on=train_step is not None):
             run.resume()
             reason = run.train(description)
@@ -380,20 +353,7 @@ def fit_loop(
     module.eval()
     history = run.loop.history
     result = TrainResult(history=history, stopped_by=reason, best_epoch=stopper.best_epoch,
-                         steps=run.loop.step, still_improving=_improving_at_end(history))
+                         steps=run.loop.step, still_improving=improving_at_end(history))
     if reason == "time budget" or (reason != "early stopping" and result.still_improving):
         warnings.warn(f"{description}: {result.summary()}", ConvergenceWarning, stacklevel=2)
     return result
-
-
-def _stop_reason(config: TrainConfig, stopper: EarlyStopping, validating: bool, step: int,
-                 late: bool) -> StopReason | None:
-    """Why training ends after this epoch, or None to go on (the epoch budget ends the
-    loop itself)."""
-    if validating and stopper.should_stop:
-        return "early stopping"
-    if config.max_steps is not None and step >= config.max_steps:
-        return "steps"
-    if late:
-        return "time budget"
-    return None

@@ -100,12 +100,13 @@ def test_same_seed_same_speech_and_save_load(fitted: TextToSpeech, tmp_path: Pat
     assert all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
 
 
-def test_wavenet_vocoder_travels_in_the_model_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lpc", [0, 6])
+def test_wavenet_vocoder_travels_in_the_model_file(tmp_path: Path, lpc: int) -> None:
     from genlab.models.audio.wavenet import WaveNet
 
     clips = _clips(copies=2)
     voc = WaveNet(local="mel", channels=4, skip_channels=4, layers=2, cycle=2, window=128,
-                  epoch_size=8, epochs=1, seed=0, cond_channels=4, **MEL).fit(clips)
+                  epoch_size=8, epochs=1, seed=0, cond_channels=4, lpc=lpc, **MEL).fit(clips)
     tts = TextToSpeech(hidden=8, layers=1, epochs=1, seed=0).fit(clips, vocoder=voc)
     assert (tts.codec_.n_mels, tts.codec_.hop, tts.codec_.rate) == (24, 32, RATE)
     path = tts.save(tmp_path / "tts.genlab")

@@ -198,8 +198,9 @@ def test_training_windows_see_the_real_past(which: str, request: pytest.FixtureR
     mels = [model.codec_.mel_of(w) for w in clips.waves] if mel else []
     ctx = -(-(model.receptive_field_ - 1) // hop) * hop
     window = -(-64 // hop) * hop
+    tokens = [model.codec_.tokens(w) for w in clips.waves]
     rows, mask, frames, which_clip, starts = model._windows(
-        clips, mels, window, ctx, hop, np.random.default_rng(1))
+        tokens, mels, window, ctx, hop, np.random.default_rng(1))
     code = torch.tensor([0])
     checked = 0
     with torch.no_grad():

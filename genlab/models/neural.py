@@ -4,7 +4,8 @@ construction and training, and torch state on disk.
 
 A neural family mixes in `TorchModule` and fills `_build(meta) -> nn.Module` (the network
 from JSON metadata, used at fit and load); it builds with `self.net_ = self._new_net(rng)`
-and trains with `self._train(loss_fn, tensors, rng)`. Weights go to safetensors as
+and trains with `self._train(loss_fn, tensors, rng)` (with `self._refresh` set, a streamed
+fit's `fit_loop` refresh: fresh training tensors each epoch). Weights go to safetensors as
 `net.<state_dict key>`; loading rebuilds the module from `meta`, so a wrong tensor shape is
 caught by comparing with the fresh module's state.
 """
@@ -88,6 +89,9 @@ class TorchModule:
 
             refuse_private(config)
             config, kwargs, dp_step = dp_training(self, config, loss_fn, tensors, rng, kwargs)
+        refresh = getattr(self, "_refresh", None)  # a streamed fit's fresh buffer per epoch
+        if refresh is not None:
+            kwargs["refresh"] = lambda epoch, held: [t.to(device) for t in refresh(epoch, held)]
         try:
             with torch_seeded(rng, device):  # dropout and other draws inside modules
                 result = fit_loop(self.net_, loss_fn, tensors, config,

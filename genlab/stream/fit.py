@@ -15,6 +15,11 @@ each family is a map-reduce plan (`genlab.stream.plan`), run here one pass per s
 - `mixture` (n_components given): map-reduce EM, one pass per iteration, from a k-means
   start on a bottom-k hash sample; equal to the in-memory EM from the same start within
   1e-8 (`genlab.stream._mixture`).
+- `vae`, `autoregressive`, `flow`, `gan` (`genlab.stream.neural`): codec; a seeded uniform
+  buffer of `buffer_rows` rows for the family's setup, validation and first epoch; every
+  later epoch on a fresh seeded uniform buffer of the whole table without the validation
+  rows (`refresh=False`: the first buffer only). A buffer holding the table gives the
+  in-memory fit exactly.
 
 The training fingerprint is the same sha256 over the rows' hashes as in memory.
 """

@@ -155,7 +155,6 @@ class AudioModel(ClassLabels, TorchModule, Model):
                                  f"{bits!r}")
         clips = self.read_clips(data)
         codes = self._score_codes(clips, self._label_of(conditions))
-        widths = np.log(bin_widths_16bit(self.codec_.levels).astype(np.float64))
         out = np.empty(len(clips))
         with task(f"scoring with {type(self).__name__}", len(clips)) as advance:
             for i, wave in enumerate(clips.waves):
@@ -164,9 +163,14 @@ class AudioModel(ClassLabels, TorchModule, Model):
                 else:
                     out[i] = self._log_prob_wave(wave, codes[i])
                 if bits == 16:
-                    out[i] -= widths[self.codec_.tokens(wave)].sum()
+                    out[i] -= self._bits16_correction(wave)
                 advance(1)
         return out
+
+    def _bits16_correction(self, wave: np.ndarray) -> float:
+        """sum over samples of log(16-bit values in the sample's μ-law bin)."""
+        widths = np.log(bin_widths_16bit(self.codec_.levels).astype(np.float64))
+        return float(widths[self.codec_.tokens(wave)].sum())
 
     def _marginal(self, wave: np.ndarray) -> float:
         counts = np.asarray(self.meta_["class_counts"], np.float64)

@@ -12,7 +12,8 @@ from torch.nn import functional as F
 
 from genlab._progress import task
 from genlab.data.audio import MEL_DEFAULTS, Clips, mu_law_decode, mu_law_encode
-from genlab.data.audio_features import MEL_FLOOR
+from genlab.data.audio_features import MEL_FLOOR, bin_widths_16bit, quantize_16bit
+from genlab.data.audio_lpc import lpc_analysis, lpc_from_mel, lpc_synthesis
 from genlab.errors import DataError, ParameterError
 from genlab.models.audio.base import AudioModel
 from genlab.nets.wavenet import WaveNetNet
@@ -54,6 +55,13 @@ class WaveNet(AudioModel):
             class-conditional model can follow a word's course beyond its receptive field.
         local: None, or "mel" for local conditioning on log-mel frames (n_mels, n_fft, hop;
             cond_channels: width of the mel encoder).
+        lpc: 0, or the order of a linear predictor read from the mel frames (`local="mel"`
+            only): the net then models the μ-law tokens of the prediction residual, scaled
+            by its largest training value, and `vocode` rebuilds the waveform with the
+            synthesis filter, so sampling noise follows the spectral envelope
+            (`genlab.data.audio_lpc`, after LPCNet). `log_prob` is then of the residual's
+            tokens given the mel frames (the filter is a shift given the past: unit
+            Jacobian).
         window, epoch_size: training window in samples and windows per epoch.
         rate, trim_db: how clips are read (`genlab.data.audio.read_audio`).
         epochs, batch_size, lr, ...: see `genlab.train.TrainConfig`.
@@ -75,6 +83,7 @@ class WaveNet(AudioModel):
         "n_fft": ("int", 16, 65536),
         "hop": ("int", 1, 65536),
         "cond_channels": ("int", 1, 1024),
+        "lpc": ("int", 0, 64),
         "position_hop": ("int", 0, 10_000_000),
         "window": ("int", 2, 10_000_000),
         "epoch_size": ("int", 1, 10_000_000),
@@ -98,6 +107,7 @@ class WaveNet(AudioModel):
         n_fft: int = MEL_DEFAULTS["n_fft"],
         hop: int = MEL_DEFAULTS["hop"],
         cond_channels: int = 64,
+        lpc: int = 0,
         position_hop: int = 0,
         window: int = 4096,
         epoch_size: int = 1024,
@@ -141,6 +151,29 @@ class WaveNet(AudioModel):
     def _frame_count(self, length: int) -> int:
         return -(-length // self.codec_.hop)
 
+    def _lpc_coeffs(self, frames: np.ndarray) -> np.ndarray:
+        return lpc_from_mel(frames, self.codec_.rate, self.codec_.n_fft, self.lpc)
+
+    def _residual(self, wave: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """The prediction residual of the clip's 16-bit version (what the net models)."""
+        return lpc_analysis(quantize_16bit(wave) / 32768.0, self._lpc_coeffs(frames),
+                            self.codec_.hop)
+
+    def _tokens_of(self, wave: np.ndarray, frames: np.ndarray | None) -> np.ndarray:
+        """The tokens the net models: of the waveform, or with `lpc` of its residual."""
+        if not self.meta_.get("lpc_gain"):
+            return self.codec_.tokens(wave)
+        e = self._residual(wave, frames) / self.meta_["lpc_gain"]  # type: ignore[arg-type]
+        return mu_law_encode(np.clip(e, -1.0, 1.0), self.levels)
+
+    def _bits16_correction(self, wave: np.ndarray) -> float:
+        if not self.meta_.get("lpc_gain"):
+            return super()._bits16_correction(wave)
+        # the residual's bins, scaled back by the gain, in 16-bit steps of the waveform
+        tokens = self._tokens_of(wave, self.codec_.mel_of(wave))
+        widths = np.log(bin_widths_16bit(self.levels).astype(np.float64))
+        return float(widths[tokens].sum() + tokens.size * np.log(self.meta_["lpc_gain"]))
+
     # -- fitting ----------------------------------------------------------------------------
     def _fit_clips(self, clips: Clips, codes: np.ndarray | None,
                    rng: np.random.Generator) -> None:
@@ -151,16 +184,25 @@ class WaveNet(AudioModel):
         if self.position_hop:  # steps to cover the longest clip; later ones hold the last
             longest = max(w.size for w in clips.waves)
             self.meta_["positions"] = -(-longest // self.position_hop)
+        if self.lpc and not mel:
+            raise ParameterError("lpc needs local='mel' (the predictor is read from the mel "
+                                 "frames); add --param local=mel or set lpc=0")
         mels = [self.codec_.mel_of(w) for w in clips.waves] if mel else []
         if mel:
             stacked = np.concatenate(mels)
             self.meta_["mel_mean"] = float(stacked.mean())
             self.meta_["mel_std"] = float(max(stacked.std(), 1e-3))
+        if self.lpc:
+            peak = max(float(np.abs(self._residual(w, m)).max()) for w, m in
+                       zip(clips.waves, mels, strict=True))
+            self.meta_["lpc_gain"] = max(peak, 1e-6)
+        tokens = [self._tokens_of(w, m) for w, m in
+                  zip(clips.waves, mels if mel else [None] * len(clips), strict=True)]
         self.net_ = self._new_net(rng)  # initial weights from the model's seed alone
         # each window comes with the receptive field before it (no loss there), so every
         # prediction sees real past samples as it does when sampling, not zero padding
         ctx = -(-(self.net_.receptive_field - 1) // hop) * hop
-        rows, mask, frames, which, starts = self._windows(clips, mels, window, ctx, hop, rng)
+        rows, mask, frames, which, starts = self._windows(tokens, mels, window, ctx, hop, rng)
         firsts = torch.from_numpy(np.maximum(starts - ctx, 0))  # each row's first prediction
         y = torch.zeros(self.epoch_size, dtype=torch.long) if codes is None else (
             torch.from_numpy(codes[which]))
@@ -181,14 +223,13 @@ class WaveNet(AudioModel):
             return y
         return None if self.net_.position_cond is None else torch.zeros_like(y)
 
-    def _windows(self, clips: Clips, mels: list[np.ndarray], window: int, ctx: int,
+    def _windows(self, tokens: list[np.ndarray], mels: list[np.ndarray], window: int, ctx: int,
                  hop: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """`epoch_size` training rows: tokens of `ctx` samples of context, the window and the
         one before it (silence before the clip), the loss mask (0 on the context and past the
         clip), the normalised mel frames of context + window with one frame each side, and
         each row's clip and window start."""
         mel = bool(mels)
-        tokens = [self.codec_.tokens(w) for w in clips.waves]
         lengths = np.asarray([t.size for t in tokens], np.float64)
         which = rng.choice(len(tokens), size=self.epoch_size, p=lengths / lengths.sum())
         span = ctx + window
@@ -216,10 +257,10 @@ class WaveNet(AudioModel):
     # -- scoring ----------------------------------------------------------------------------
     def _log_prob_wave(self, wave: np.ndarray, code: int | None) -> float:
         """Exact nats of one clip's tokens, in chunks that carry the receptive field along."""
-        tokens = np.concatenate([[self._silence], self.codec_.tokens(wave)])
+        frames = self.codec_.mel_of(wave) if self.meta_["mel"] else None
+        tokens = np.concatenate([[self._silence], self._tokens_of(wave, frames)])
         y = self._class_codes(torch.tensor([code or 0], device=self.device_),
                               code is not None)
-        frames = self.codec_.mel_of(wave) if self.meta_["mel"] else None
         hop, r = self.codec_.hop, self.receptive_field_
         total = 0.0
         for s in range(0, tokens.size - 1, _SCORE_CHUNK):
@@ -307,4 +348,9 @@ class WaveNet(AudioModel):
             y = None if codes is None else torch.as_tensor(codes, device=self.device_)
             m = self._to_tensor(self._mel_window(frames, 0, frames.shape[0])[None])
             gen = torch_generator(rng, self.device_)
-            return self._run(1, frames.shape[0] * self.codec_.hop, y, m, gen, cache)[0]
+            wave = self._run(1, frames.shape[0] * self.codec_.hop, y, m, gen, cache)[0]
+        if self.meta_.get("lpc_gain"):
+            wave = lpc_synthesis(wave * self.meta_["lpc_gain"], self._lpc_coeffs(frames),
+                                 self.codec_.hop)
+            wave = np.clip(wave, -1.0, 1.0).astype(np.float32)
+        return wave

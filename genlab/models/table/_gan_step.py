@@ -41,6 +41,11 @@ class GANStep:
         self.step_rng = np.random.default_rng(rng.integers(2**62))
         self.noise = torch_generator(rng, self.device)
 
+    def swap(self, data: torch.Tensor, sampler: CondSampler) -> None:
+        """Train on other real rows from now on (a streamed fit's fresh buffer): `data`,
+        mode-normalised, and the `sampler` of their codes. Optimisers and noise go on."""
+        self.data, self.sampler = data, sampler
+
     def conditions_for(self, m: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor | None]:
         """(column, code, conditional-vector position) of m training conditions."""
         if not self.sampler.n_columns:

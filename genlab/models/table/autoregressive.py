@@ -12,6 +12,7 @@ from scipy.special import ndtr
 from genlab.data.tabular import CATEGORICAL_KINDS, NUMERIC_KINDS, Encoded
 from genlab.models.neural import one_thread
 from genlab.models.table._ar_heads import ARNet, build_net, output_bias
+from genlab.models.table._dequantise import half_widths
 from genlab.models.table._marginal import (
     PiecewiseMarginal,
     fit_adaptive,
@@ -199,8 +200,6 @@ class Autoregressive(PrivateSGD, NeuralModel):
         }
         with torch_seeded(rng):  # initialise from the model's seed only
             self.net_ = self._build(self.meta_)
-        c = enc.c[:, [j for kind, j in columns if kind == "c"]]
-        miss = np.isnan(x)[:, num_order]
         with torch.no_grad():  # start every head at its column's marginal
             for q, (kind, j) in enumerate(columns):
                 bias = output_bias(self.net_, q)
@@ -214,13 +213,7 @@ class Autoregressive(PrivateSGD, NeuralModel):
                     bias[k:2 * k] = torch.linspace(-1.5, 1.5, k)
                     bias[2 * k:3 * k] = math.log(math.expm1(0.6))
                     bias[3 * k] = math.log(rate / (1 - rate))
-        xf = np.nan_to_num(x)
-        u_lo = self._scores(np.where(np.isnan(x), np.nan, xf - half))[0]
-        u_hi = self._scores(np.where(np.isnan(x), np.nan, xf + half))[0]
-        u_mid, log_f = self._scores(x)
-        tensors = [torch.as_tensor(c, dtype=torch.long), torch.as_tensor(u_lo),
-                   torch.as_tensor(u_hi), torch.as_tensor(u_mid), torch.as_tensor(miss),
-                   torch.as_tensor(log_f)]
+        tensors = self._train_tensors(enc, rng, half)
 
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             codes, lo, hi, mid, missing, lf = batch
@@ -232,6 +225,25 @@ class Autoregressive(PrivateSGD, NeuralModel):
 
         with one_thread(self.device_):
             self._train(loss_fn, tensors, rng)
+
+    def _train_tensors(self, enc: Encoded, rng: np.random.Generator,
+                       half: np.ndarray | None = None) -> list[torch.Tensor]:
+        """The training tensors of rows `enc` once the marginals and order are fitted (a
+        streamed fit's fresh buffer too): codes in model order, the F-scores of each value's
+        dequantisation interval and of the value, the missing mask and sum log f. `half`:
+        the interval half-widths (default: from the fitted marginals)."""
+        x = enc.x
+        if half is None:
+            half = half_widths(self.marginals_, x, self.schema_)
+        c = enc.c[:, [j for kind, j in self.meta_["columns"] if kind == "c"]]
+        miss = np.isnan(x)[:, self._numeric_order()]
+        xf = np.nan_to_num(x)
+        u_lo = self._scores(np.where(np.isnan(x), np.nan, xf - half))[0]
+        u_hi = self._scores(np.where(np.isnan(x), np.nan, xf + half))[0]
+        u_mid, log_f = self._scores(x)
+        return [torch.as_tensor(c, dtype=torch.long), torch.as_tensor(u_lo),
+                torch.as_tensor(u_hi), torch.as_tensor(u_mid), torch.as_tensor(miss),
+                torch.as_tensor(log_f)]
 
     # -- log_prob -------------------------------------------------------------------------
     def _log_prob_arrays(self, enc: Encoded) -> np.ndarray:

@@ -11,6 +11,7 @@ from scipy.special import ndtr
 
 from genlab.data.tabular import Encoded
 from genlab.errors import DataError
+from genlab.models.table._dequantise import half_widths
 from genlab.models.table._marginal import (
     PiecewiseMarginal,
     fit_adaptive,
@@ -186,16 +187,7 @@ class Flow(PrivateSGD, NeuralModel):
                     for k, m in enumerate(self.meta_["n_codes"])]
             if freq and dp is None:
                 self.net_.cat.out.bias.copy_(torch.as_tensor(np.concatenate(freq)))
-        miss = np.isnan(x)
-        xf = np.nan_to_num(x)
-        tensors = [
-            torch.as_tensor(c, dtype=torch.long),
-            torch.as_tensor(np.nan_to_num(self._scores(xf, -half), nan=0.5)),
-            torch.as_tensor(np.nan_to_num(self._scores(xf, half), nan=0.5)),
-            torch.as_tensor(np.nan_to_num(self._scores(x), nan=0.5)),
-            torch.as_tensor(miss),
-            torch.as_tensor(self._log_marginals(x)),
-        ]
+        tensors = self._train_tensors(enc, rng, half)
         net = self.net_
 
         def loss_fn(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -207,6 +199,25 @@ class Flow(PrivateSGD, NeuralModel):
             return -self._joint_log_prob(codes, u, missing, log_f)
 
         self._train(loss_fn, tensors, rng)
+
+    def _train_tensors(self, enc: Encoded, rng: np.random.Generator,
+                       half: np.ndarray | None = None) -> list[torch.Tensor]:
+        """The training tensors of rows `enc` once the marginals and order are fitted (a
+        streamed fit's fresh buffer too): codes in model order, the F-scores of each value's
+        dequantisation interval and of the value, the missing mask and sum log f. `half`:
+        the interval half-widths (default: from the fitted marginals)."""
+        x = enc.x
+        if half is None:
+            half = half_widths(self.marginals_, x, self.schema_)
+        xf = np.nan_to_num(x)
+        return [
+            torch.as_tensor(enc.c[:, self.meta_["order"]], dtype=torch.long),
+            torch.as_tensor(np.nan_to_num(self._scores(xf, -half), nan=0.5)),
+            torch.as_tensor(np.nan_to_num(self._scores(xf, half), nan=0.5)),
+            torch.as_tensor(np.nan_to_num(self._scores(x), nan=0.5)),
+            torch.as_tensor(np.isnan(x)),
+            torch.as_tensor(self._log_marginals(x)),
+        ]
 
     def _joint_log_prob(self, codes: torch.Tensor, u: torch.Tensor, miss: torch.Tensor,
                         log_f: torch.Tensor) -> torch.Tensor:

@@ -249,11 +249,22 @@ class GAN(PrivateSGD, NeuralModel):
         def no_validation(batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
             raise RuntimeError("a GAN has no validation loss; val_fraction is 0")
 
-        self._prep_seconds = time.perf_counter() - start
+        self._prep_seconds, self._step = time.perf_counter() - start, train_step
         try:
             self._train(no_validation, [torch.arange(enc.n)], rng, train_step=train_step)
         finally:
-            del self._prep_seconds
+            del self._prep_seconds, self._step
+
+    def _train_tensors(self, enc: Encoded, rng: np.random.Generator) -> list[torch.Tensor]:
+        """A streamed fit's fresh buffer `enc` during training: its rows, mode-normalised
+        with the fitted normaliser, become the real rows of training-by-sampling (the
+        conditional vectors drawn by the buffer's value counts, so each drawn value has
+        rows); returns the loop's tensor, which only counts the rows."""
+        counts = [np.bincount(enc.c[:, j], minlength=m)
+                  for j, m in enumerate(self.schema_.n_codes())]
+        data = torch.as_tensor(self.normalizer_.transform(enc, rng), device=self._step.device)
+        self._step.swap(data, CondSampler(counts, enc.c))
+        return [torch.arange(enc.n)]
 
     # -- sample ---------------------------------------------------------------------------
     def _generate(self, cond_ids: np.ndarray, gen: torch.Generator) -> Encoded:

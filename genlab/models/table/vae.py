@@ -12,6 +12,7 @@ from torch.nn import functional as F
 from genlab.data.modes import ModeNormalizer
 from genlab.data.tabular import Encoded
 from genlab.errors import ParameterError
+from genlab.models.table._vae_combos import DeclaredCombos
 from genlab.models.table._vae_latent import LatentRows
 from genlab.models.table.neural import NeuralModel
 from genlab.nets.tabular_vae import VAENet, block_loglik, data_loglik, fit_aggregate_posterior
@@ -28,7 +29,7 @@ _PROPOSALS_PER_ROW = 20  # rejection budget per requested row (plus 200,000)
 _POOL_PER_ROW = 20  # importance-resampling pool per missing row (at least 10,000)
 
 
-class VAE(PrivateSGD, LatentRows, NeuralModel):
+class VAE(PrivateSGD, DeclaredCombos, LatentRows, NeuralModel):
     """Variational autoencoder for mixed tables (TVAE, Xu et al. 2019), optionally conditional.
 
     Rows are mode-normalised (`genlab.data.modes`): numeric value -> (alpha, mode one-hot),
@@ -158,13 +159,6 @@ class VAE(PrivateSGD, LatentRows, NeuralModel):
         self.counts_ = [np.asarray(k, np.float64) for k in meta["counts"]]
         self.code_offsets_ = np.cumsum([0, *nrm.n_codes])[:-1].astype(np.int64)
 
-    def _cond_vec(self, combos: np.ndarray) -> torch.Tensor:
-        """One-hots of the declared columns' codes, (m, cond_width)."""
-        out = np.zeros((combos.shape[0], int(self.meta_["cond_width"])), np.float32)
-        for k, off in enumerate(self.cond_offsets_):
-            out[np.arange(combos.shape[0]), off + combos[:, k]] = 1.0
-        return self._to_tensor(out)
-
     def _encoder_input(self, enc: Encoded) -> np.ndarray:
         """Block matrix for the encoder; blocks of missing cells and unseen codes stay zero
         (the input then depends on the observed cells only, as IWAE needs)."""
@@ -185,7 +179,6 @@ class VAE(PrivateSGD, LatentRows, NeuralModel):
         n_codes, dp = self.schema_.n_codes(), self._dp_plan  # dp: DP-SGD, nothing copied
         nrm = ModeNormalizer.fit(enc, n_codes, rng, max_modes=self.max_modes) if (
             dp is None) else range_normalizer(self.schema_, conditions)
-        data = nrm.transform(enc, rng)
         if conditions:
             combos, counts = np.unique(enc.c[:, conditions], axis=0, return_counts=True)
         else:
@@ -198,6 +191,8 @@ class VAE(PrivateSGD, LatentRows, NeuralModel):
                        for j, m in enumerate(n_codes)] if dp is None else noisy_counts(dp, enc),
         }
         self._setup(self.meta_)
+        tensors = self._train_tensors(enc, rng)
+        data = tensors[0].numpy()
         device = resolve_device(self.device)
         with torch_seeded(rng):  # seeded initialisation, user state untouched
             net = self.net_ = self._build(self.meta_).to(device)
@@ -220,10 +215,16 @@ class VAE(PrivateSGD, LatentRows, NeuralModel):
             kl = 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar).sum(1)
             return -block_loglik(net, self.normalizer_, raw, d, skip) + self.beta * kl
 
-        cond = self._cond_vec(enc.c[:, conditions]).cpu()
-        self._train(loss_fn, [torch.as_tensor(data), cond], rng)
+        self._train(loss_fn, tensors, rng)
         if dp is None:  # under DP the proposal stays the prior (it would read the rows)
-            fit_aggregate_posterior(net, data, enc.c, cond, self.code_offsets_, self.counts_)
+            fit_aggregate_posterior(net, data, enc.c, tensors[1], self.code_offsets_,
+                                    self.counts_)
+
+    def _train_tensors(self, enc: Encoded, rng: np.random.Generator) -> list[torch.Tensor]:
+        """The training tensors of rows `enc` once the setup is fitted (a streamed fit's
+        fresh buffer too): mode-normalised rows and the declared conditions' one-hots."""
+        return [torch.as_tensor(self.normalizer_.transform(enc, rng)),
+                torch.as_tensor(self._cond_array(enc.c[:, self.cond_cols_]))]
 
     # -- log_prob -------------------------------------------------------------------------
     def _log_prob_arrays(self, enc: Encoded) -> np.ndarray:
@@ -276,32 +277,6 @@ class VAE(PrivateSGD, LatentRows, NeuralModel):
             d_in[rows, b.start] = np.clip((col - nrm.means[b.index][mode]) / (
                 4 * nrm.stds[b.index][mode]), -0.99, 0.99)
         return d_in, np.maximum(enc.c[:, self.cond_cols_], 0)  # never-seen code: the first
-
-    def _log_p_combo(self, combos: np.ndarray) -> np.ndarray:
-        """log p(declared values): joint frequencies plus one pseudo-row spread evenly over
-        all combinations, so a combination unseen in training keeps a finite score."""
-        if not self.cond_cols_:
-            return np.zeros(combos.shape[0])
-        index = {tuple(r): w for r, w in zip(self.combos_.tolist(), self.combo_counts_,
-                                             strict=True)}
-        counts = np.array([index.get(tuple(r), 0.0) for r in combos.tolist()])
-        return np.log((counts + 1.0 / self.n_combos_) / (self.combo_counts_.sum() + 1.0))
-
-    # -- sample ---------------------------------------------------------------------------
-    def _draw_combos(self, declared: dict[int, int], m: int,
-                     rng: np.random.Generator) -> np.ndarray:
-        """Declared columns' codes from their joint frequencies given the asked values; an
-        asked combination never seen in training keeps the frequencies of the other columns."""
-        combos, w = self.combos_, self.combo_counts_
-        pos = {j: k for k, j in enumerate(self.cond_cols_)}
-        if declared:
-            match = np.all([combos[:, pos[j]] == v for j, v in declared.items()], axis=0)
-            if match.any():
-                combos, w = combos[match], w[match]
-        out = combos[rng.choice(combos.shape[0], size=m, p=w / w.sum())]
-        for j, v in declared.items():
-            out[:, pos[j]] = v
-        return out
 
     def _decode(self, z: torch.Tensor, combos: np.ndarray, gen: torch.Generator | None,
                 fixed: dict[int, int]) -> tuple[Encoded, np.ndarray]:
