@@ -202,13 +202,10 @@ class Flow(PrivateSGD, NeuralModel):
 
     def _train_tensors(self, enc: Encoded, rng: np.random.Generator,
                        half: np.ndarray | None = None) -> list[torch.Tensor]:
-        """The training tensors of rows `enc` once the marginals and order are fitted (a
-        streamed fit's fresh buffer too): codes in model order, the F-scores of each value's
-        dequantisation interval and of the value, the missing mask and sum log f. `half`:
-        the interval half-widths (default: from the fitted marginals)."""
+        """Training tensors of rows `enc` (also a streamed fit's fresh buffer), as the
+        autoregressive family's `_train_tensors` makes them, with codes in flow order."""
         x = enc.x
-        if half is None:
-            half = half_widths(self.marginals_, x, self.schema_)
+        half = half_widths(self.marginals_, x, self.schema_) if half is None else half
         xf = np.nan_to_num(x)
         return [
             torch.as_tensor(enc.c[:, self.meta_["order"]], dtype=torch.long),
