@@ -281,7 +281,12 @@ def main() -> None:
     p.add_argument("--vocoder-steps", type=int, default=STEPS[1])
     p.add_argument("--tts-steps", type=int, default=STEPS[2])
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks the script")
+    p.add_argument("--sweep", type=int, nargs="+", metavar="STEPS",
+                   help="only the class-conditional WaveNet, at each step budget: "
+                        "results/audio_conditional.md")
     a = p.parse_args()
+    if a.sweep:
+        return sweep(a.sweep)
     steps = (5, 5, 5) if a.quick else (a.wavenet_steps, a.vocoder_steps, a.tts_steps)
     torch.set_num_threads(1)
     with quiet(), warnings.catch_warnings():
@@ -307,6 +312,28 @@ def main() -> None:
             tmp.write_text(text, encoding="utf-8")
         with atomic_path(RESULTS / "audio.json") as tmp:
             tmp.write_text(json.dumps(r, indent=1, default=str), encoding="utf-8")
+
+
+def sweep(budgets: list[int]) -> None:
+    """The class-conditional WaveNet's judge accuracy by training steps (same seed, data and
+    network as (1); each budget a fresh fit)."""
+    torch.set_num_threads(1)
+    rows = ["| steps | judge accuracy (30 clips) | per digit | fit s |", "|---:|---:|---|---:|"]
+    with quiet(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train, _ = _corpus()
+        judge = Judge(train)
+        for steps in budgets:
+            c = conditional(train, judge, steps, 3)
+            per = ", ".join(f"{k} {v:.2f}" for k, v in c["per_label"].items())
+            rows.append(f"| {c['steps']:,} | {c['accuracy']:.3f} | {per} | {c['fit_s']:.0f} |")
+            print(rows[-1], flush=True)
+    text = ("# Class-conditional WaveNet by training steps (issue #20)\n\nThe network and "
+            "protocol of (1) in `benchmarks/audio.py`; target >= 0.9.\n\n```\n" + COMMAND
+            + " --sweep " + " ".join(map(str, budgets)) + "\n```\n\n" + "\n".join(rows)
+            + f"\n\nMachine: {machine_info().get('cpu_model', 'this CPU')}, 1 thread.\n")
+    with atomic_path(RESULTS / "audio_conditional.md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _report(r: dict[str, Any], a: argparse.Namespace) -> str:

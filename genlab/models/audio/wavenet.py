@@ -57,7 +57,8 @@ class WaveNet(AudioModel):
             cond_channels: width of the mel encoder).
         lpc: 0, or the order of a linear predictor read from the mel frames (`local="mel"`
             only): the net then models the μ-law tokens of the prediction residual, scaled
-            by its largest training value, and `vocode` rebuilds the waveform with the
+            by its largest training value (a larger residual in other clips falls in the
+            end bins), and `vocode` rebuilds the waveform with the
             synthesis filter, so sampling noise follows the spectral envelope
             (`genlab.data.audio_lpc`, after LPCNet). `log_prob` is then of the residual's
             tokens given the mel frames (the filter is a shift given the past: unit
