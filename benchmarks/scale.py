@@ -214,10 +214,9 @@ NOTES: list[str] = [
     "went from 71.5 / 196.6 / 840.8 s at 10M / 30M / 100M (the 100M run beside the test "
     "suite) to the rows above (~5.3 s per 1M rows at every size, so time is linear), its "
     "peak RSS about the same (the held values and the one-off marginal fit remain). "
-    "The copula's +5.7 s per 1M rows at 100M is mostly not that pass: it ran with "
-    "~73 % of a core (19.3 CPU minutes in its first 26.5 minutes) beside other jobs, and "
-    "its seconds are wall time (CPU seconds are recorded from the autoregressive runs "
-    "on). The gaussian family "
+    "The copula's 100M fit, re-run after the merge on a quieter machine, took 1,181 s "
+    "(11.8 s per 1M rows, +11 % over 10M; before: 1,645 s with ~73 % of a core beside "
+    "other jobs), peak RSS 0.64 GB as before. The gaussian family "
     "keeps no distinct values: 0.32 → 0.36 GB (+15 %, within the target; not probed).",
     "", "Autoregressive (run 2026-12-01 with `genlab.stream.neural` of f7a02d4: after the "
     "first epoch each epoch trains on a fresh uniform buffer of the table): at 1M rows the "
