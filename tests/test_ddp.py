@@ -20,6 +20,7 @@ from torch import nn
 from genlab import distributed
 from genlab.errors import ParameterError
 from genlab.train import TrainConfig, fit_loop
+from tests._torchrun import one_launch
 
 # a regression the loop trains the same way on 1 or 2 processes (no noise in the loss),
 # and a VAE through the public API (noise per rank, DDP wrapper, early stopping)
@@ -81,9 +82,10 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_CPP_LOG_LEVEL": "ERROR"}
 
 
 def _torchrun(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc-per-node", "2", *args], capture_output=True, text=True,
-                          env=ENV, timeout=timeout)
+    with one_launch():
+        return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                               "--nproc-per-node", "2", *args], capture_output=True, text=True,
+                              env=ENV, timeout=timeout)
 
 
 def test_two_gloo_processes_train_one_model_equal_to_one_process(tmp_path: Path) -> None:
@@ -130,10 +132,11 @@ def test_cli_ddp_trains_a_gan_on_two_processes_and_rank_0_writes_one_file(
     load_adult_sample("train").head(200).to_csv(data, index=False)
     out = tmp_path / "gan.genlab"
     # a custom train_step (critic and generator, gradient penalty): gradients averaged
-    done = subprocess.run([sys.executable, "-m", "genlab", "fit", str(data), "-m", "gan",
-                           "-o", str(out), "--seed", "4", "-p", "epochs=2", "-p",
-                           "batch_size=50", "--ddp", "2"], capture_output=True, text=True,
-                          env=ENV, timeout=240)
+    with one_launch():
+        done = subprocess.run([sys.executable, "-m", "genlab", "fit", str(data), "-m", "gan",
+                               "-o", str(out), "--seed", "4", "-p", "epochs=2", "-p",
+                               "batch_size=50", "--ddp", "2"], capture_output=True,
+                              text=True, env=ENV, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gan.genlab", "t.csv"]
     assert done.stdout.count("fitted GAN on 200 rows") == 1  # rank 0 alone speaks

@@ -245,12 +245,16 @@ def test_two_ddp_processes_draw_the_same_buffers(folder: Path, tmp_path: Path) -
     import subprocess
     import sys
 
+    from tests._torchrun import one_launch
+
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TORCH_CPP_LOG_LEVEL": "ERROR"}
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc-per-node", "2", str(script), str(folder), str(tmp_path)],
-                          capture_output=True, text=True, env=env, timeout=240)
+    with one_launch():
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                               "--nproc-per-node", "2", str(script), str(folder),
+                               str(tmp_path)], capture_output=True, text=True, env=env,
+                              timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0] == ranks[1] and ranks[0]["buffers"] == 3 and ranks[0]["distinct"] > 150
